@@ -1,0 +1,190 @@
+//! AWS access: one place builds the SDK configuration (default credential
+//! chain, region precedence, endpoint override, retries) and one place turns
+//! SDK errors into ecsx's one-line errors.
+
+use std::error::Error as StdError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_types::SdkConfig;
+
+use crate::error::{Error, Result};
+
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// Turn `--debug` output on.
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
+/// Whether `--debug` is on.
+pub fn debug_enabled() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
+/// Print a debug line on stderr. Callers never pass credentials or tokens.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::aws::debug_enabled() {
+            eprintln!("[debug] {}", format!($($arg)*));
+        }
+    };
+}
+
+/// What to build the SDK configuration from.
+#[derive(Debug, Default, Clone)]
+pub struct AwsSettings {
+    /// `--region`, then the config's `region:`; `None` leaves it to the SDK
+    /// (AWS_REGION, then the profile).
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// `--endpoint-url`; the SDK itself honours AWS_ENDPOINT_URL.
+    pub endpoint_url: Option<String>,
+    /// Sandbox mode: fixed fake credentials, region defaulting to us-east-1.
+    pub sandbox: bool,
+    /// For error messages: the config file.
+    pub config_label: String,
+}
+
+/// The loaded SDK configuration plus what ecsx needs to explain failures.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub region: String,
+    pub endpoint: String,
+}
+
+impl Aws {
+    /// Build the SDK configuration.
+    pub async fn load(settings: &AwsSettings) -> Result<Aws> {
+        let max_attempts = std::env::var("AWS_MAX_ATTEMPTS")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(5);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(max_attempts)
+                    .with_initial_backoff(Duration::from_millis(50))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).build());
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if settings.sandbox {
+            loader = loader.credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "AKIDSANDBOXEXAMPLE",
+                "sandbox-secret-access-key",
+                None,
+                None,
+                "ecsx-sandbox",
+            ));
+            if settings.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
+                loader = loader.region(Region::new("us-east-1"));
+            }
+        }
+        let sdk = loader.load().await;
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| Error::NoRegion {
+            config: settings.config_label.clone(),
+        })?;
+        let endpoint = sdk
+            .endpoint_url()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("https://ecs.{region}.amazonaws.com"));
+        crate::debug!(
+            "region {region}, endpoint {endpoint}, profile {}",
+            settings.profile.as_deref().unwrap_or("(default chain)")
+        );
+        Ok(Aws { sdk, region, endpoint })
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.sdk)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.sdk)
+    }
+
+    /// Turn an SDK error into ecsx's error. Service errors keep their code
+    /// so that callers can match on it (`ClusterNotFoundException`).
+    pub fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                Error::Aws {
+                    operation,
+                    code: inner.code().unwrap_or("Unknown").to_string(),
+                    message: inner.message().unwrap_or("no message").to_string(),
+                }
+            }
+            _ => {
+                let chain = error_chain(&err);
+                crate::debug!("{operation}: {chain}");
+                let lower = chain.to_ascii_lowercase();
+                if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("failed to load") || lower.contains("not loaded") || lower.contains("provider")) {
+                    Error::NoCredentials
+                } else if let SdkError::TimeoutError(_) = err {
+                    Error::Unreachable {
+                        endpoint: self.endpoint.clone(),
+                        operation,
+                        message: "timed out".into(),
+                    }
+                } else if let SdkError::DispatchFailure(_) = err {
+                    Error::Unreachable {
+                        endpoint: self.endpoint.clone(),
+                        operation,
+                        message: short_cause(&chain),
+                    }
+                } else {
+                    Error::Aws {
+                        operation,
+                        code: "ClientError".into(),
+                        message: short_cause(&chain),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every message down an error's source chain, joined.
+fn error_chain(err: &dyn StdError) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The innermost, most specific part of a chain (`Connection refused`).
+fn short_cause(chain: &str) -> String {
+    chain
+        .rsplit(": ")
+        .find(|p| !p.trim().is_empty())
+        .unwrap_or(chain)
+        .trim()
+        .to_string()
+}

@@ -1,0 +1,155 @@
+//! The command line, as clap derive types. Turning these into a validated
+//! configuration happens in `app.rs`; this file only describes flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A fast companion for AWS ECS: exec, tasks, status, with a built-in sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "ecsx", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// The ecspresso config file
+    ///
+    /// Default: the first of ecspresso.yml, ecspresso.yaml, ecspresso.json
+    /// that exists in the current folder.
+    #[arg(long, global = true, env = "ECSPRESSO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// AWS region (overrides the config's `region:` and AWS_REGION)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile from ~/.aws/config
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Run this one command against an in-process sandbox built from the config
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// World file for --sandbox (see docs/sandbox.md)
+    #[arg(long, global = true, value_name = "FILE", requires = "sandbox")]
+    pub sandbox_world: Option<PathBuf>,
+
+    /// Print what ecsx does (never credentials) on stderr
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Never colour the output (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the service's tasks
+    Tasks(TasksArgs),
+    /// Show the service's state, deployments and events
+    Status(StatusArgs),
+    /// Print the rendered config or definitions as JSON
+    Render(RenderArgs),
+    /// The local emulator of the AWS APIs ecsx uses
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+    Tsv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Show only this task (an id, an ARN, or a unique id prefix)
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// Include stopped tasks
+    #[arg(long)]
+    pub all: bool,
+
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many of the latest service events to show (oldest first)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub events: usize,
+
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: TextFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderTarget {
+    Config,
+    TaskDefinition,
+    ServiceDefinition,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// What to render
+    #[arg(value_enum, default_value = "task-definition")]
+    pub target: RenderTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the sandbox; prints its endpoint URL as the first line of stdout
+    Serve(SandboxServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxServeArgs {
+    /// Address to listen on (loopback only unless --allow-remote)
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "HOST:PORT")]
+    pub addr: String,
+
+    /// World file (YAML, see docs/sandbox.md); default: derived from the config
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+
+    /// Allow a non-loopback --addr. The sandbox runs commands on this machine:
+    /// anyone who can reach the address can run them.
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,393 @@
+//! The ecspresso config file (`ecspresso.yml`): finding it, rendering it as a
+//! template, reading its keys, and loading the definitions it points at.
+//!
+//! Definitions are loaded lazily: `tasks` for a service never needs the task
+//! definition, and a template error in a file a command does not need must not
+//! stop that command.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::definition;
+use crate::error::{Error, Result};
+use crate::template::{Plugin, Renderer};
+
+/// Names tried, in order, when no `--config` is given.
+pub const DEFAULT_NAMES: [&str; 3] = ["ecspresso.yml", "ecspresso.yaml", "ecspresso.json"];
+
+/// Keys ecsx reads.
+const KNOWN_KEYS: [&str; 8] = [
+    "region",
+    "cluster",
+    "service",
+    "service_definition",
+    "task_definition",
+    "timeout",
+    "plugins",
+    "required_version",
+];
+
+/// Keys only ecspresso's deploy side uses: ecsx notes them and goes on.
+const DEPLOY_KEYS: [&str; 6] = [
+    "appspec",
+    "codedeploy",
+    "filter_command",
+    "ignore",
+    "force_new_deployment",
+    "wait_until",
+];
+
+/// A loaded ecspresso config.
+pub struct Config {
+    /// The config file.
+    pub path: PathBuf,
+    /// Its folder: relative paths start here.
+    pub dir: PathBuf,
+    pub region: Option<String>,
+    pub cluster: String,
+    pub service: Option<String>,
+    pub service_definition: Option<PathBuf>,
+    pub task_definition: Option<PathBuf>,
+    /// `None`: no timeout (`timeout: 0`).
+    pub timeout: Option<Duration>,
+    pub plugins: Vec<Plugin>,
+    pub required_version: Option<String>,
+    /// Notices for the user (unknown keys, deploy-only keys...).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("cluster", &self.cluster)
+            .field("service", &self.service)
+            .field("plugins", &self.plugins.iter().map(|p| &p.name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default timeout, as ecspresso's.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Find the config file: the flag (or ECSPRESSO_CONFIG), else a default name.
+pub fn locate(flag: Option<&Path>, cwd: &Path) -> Result<PathBuf> {
+    if let Some(path) = flag {
+        return Ok(path.to_path_buf());
+    }
+    for name in DEFAULT_NAMES {
+        let candidate = cwd.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::ConfigNotFound {
+        tried: DEFAULT_NAMES.join(", "),
+        dir: cwd.display().to_string(),
+    })
+}
+
+/// Parse a duration as ecspresso does: `5m`, `300s`, `10m0s`, `1h30m`; `0`
+/// means none. A bare number is seconds.
+pub fn parse_timeout(text: &str) -> std::result::Result<Option<Duration>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!("invalid duration {text:?}"));
+        }
+        return Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)));
+    }
+    // Go writes `10m0s`, `1h0m0s`: humantime wants units apart or joined,
+    // both of which it accepts, so only Go's `ms`/`us`/`µs` need no help.
+    let parsed = humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+    Ok((!parsed.is_zero()).then_some(parsed))
+}
+
+impl Config {
+    /// Load and render the config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let source = std::fs::read_to_string(path).map_err(|e| Error::read_file(path, "config file", &e))?;
+        let rendered = Renderer::basic().render(path, &source)?;
+        let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).map_err(|e| yaml_error(path, &e))?;
+        let dir = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let map = match doc {
+            serde_yaml::Value::Mapping(map) => map,
+            serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+            _ => {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: "the config must be a mapping of keys (region:, cluster:, service:, ...)".into(),
+                })
+            }
+        };
+        let mut config = Config {
+            path: path.to_path_buf(),
+            dir,
+            region: None,
+            cluster: "default".into(),
+            service: None,
+            service_definition: None,
+            task_definition: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            plugins: Vec::new(),
+            required_version: None,
+            warnings: Vec::new(),
+        };
+        for (key, value) in map {
+            let Some(key) = key.as_str().map(str::to_owned) else {
+                config.warnings.push(format!("{}: ignoring a non-string key", path.display()));
+                continue;
+            };
+            config.set(&key, value)?;
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, value: serde_yaml::Value) -> Result<()> {
+        let path = self.path.clone();
+        let bad = |message: String| Error::Config {
+            path: path.clone(),
+            message,
+        };
+        let string = |value: &serde_yaml::Value| -> Result<Option<String>> {
+            match value {
+                serde_yaml::Value::Null => Ok(None),
+                serde_yaml::Value::String(s) if s.is_empty() => Ok(None),
+                serde_yaml::Value::String(s) => Ok(Some(s.clone())),
+                serde_yaml::Value::Number(n) => Ok(Some(n.to_string())),
+                serde_yaml::Value::Bool(b) => Ok(Some(b.to_string())),
+                _ => Err(bad(format!("`{key}:` must be a string"))),
+            }
+        };
+        match key {
+            "region" => self.region = string(&value)?,
+            "cluster" => {
+                if let Some(cluster) = string(&value)? {
+                    self.cluster = cluster;
+                }
+            }
+            "service" => self.service = string(&value)?,
+            "service_definition" => self.service_definition = string(&value)?.map(|p| self.dir.join(p)),
+            "task_definition" => self.task_definition = string(&value)?.map(|p| self.dir.join(p)),
+            "timeout" => {
+                self.timeout = match &value {
+                    serde_yaml::Value::Null => Some(DEFAULT_TIMEOUT),
+                    serde_yaml::Value::Number(n) => {
+                        parse_timeout(&n.to_string()).map_err(|e| bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s")))?
+                    }
+                    serde_yaml::Value::String(s) => {
+                        parse_timeout(s).map_err(|e| bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s")))?
+                    }
+                    _ => return Err(bad("`timeout:` must be a duration like 5m, 300s or 10m0s".into())),
+                }
+            }
+            "required_version" => {
+                self.required_version = string(&value)?;
+            }
+            "plugins" => self.plugins = parse_plugins(&value).map_err(bad)?,
+            _ if DEPLOY_KEYS.contains(&key) => {
+                self.warnings.push(format!(
+                    "{}: `{key}:` is used only by ecspresso's deploy commands; ecsx ignores it",
+                    self.path.display()
+                ));
+            }
+            _ => {
+                debug_assert!(!KNOWN_KEYS.contains(&key));
+                self.warnings.push(format!(
+                    "{}: unknown key `{key}:` ignored (ecsx reads {})",
+                    self.path.display(),
+                    KNOWN_KEYS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A template renderer with this config's plugins.
+    pub fn renderer(&self) -> Result<Renderer> {
+        Ok(Renderer::with_plugins(&self.plugins, &self.dir)?)
+    }
+
+    /// Load and render the task definition.
+    pub fn task_definition(&self, renderer: &Renderer) -> Result<Value> {
+        let path = self.task_definition.as_ref().ok_or_else(|| Error::Config {
+            path: self.path.clone(),
+            message: "no `task_definition:` set; add the path of your task definition file".into(),
+        })?;
+        let value = load_definition(path, renderer, "task definition")?;
+        let value = definition::normalize_task_definition(value);
+        definition::check_task_definition(path, &value)?;
+        Ok(value)
+    }
+
+    /// Load and render the service definition, if the config names one.
+    pub fn service_definition(&self, renderer: &Renderer) -> Result<Option<Value>> {
+        let Some(path) = &self.service_definition else {
+            return Ok(None);
+        };
+        let value = load_definition(path, renderer, "service definition")?;
+        Ok(Some(definition::normalize_service_definition(value)))
+    }
+
+    /// The service name: `service:` of the config, else `serviceName` of the
+    /// service definition (rendered only when needed).
+    pub fn service_name(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+}
+
+fn parse_plugins(value: &serde_yaml::Value) -> std::result::Result<Vec<Plugin>, String> {
+    let serde_yaml::Value::Sequence(items) = value else {
+        if value.is_null() {
+            return Ok(Vec::new());
+        }
+        return Err("`plugins:` must be a list of {name, config, func_prefix}".into());
+    };
+    let mut plugins = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = item
+            .get("name")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("plugins[{i}] has no `name:`"))?;
+        let config = match item.get("config") {
+            Some(c) => serde_json::to_value(c).map_err(|e| format!("plugins[{i}].config: {e}"))?,
+            None => Value::Object(Default::default()),
+        };
+        let func_prefix = item.get("func_prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        plugins.push(Plugin {
+            name: name.to_string(),
+            config,
+            func_prefix,
+        });
+    }
+    Ok(plugins)
+}
+
+/// Read, render and parse one definition file (JSON).
+fn load_definition(path: &Path, renderer: &Renderer, what: &'static str) -> Result<Value> {
+    let source = std::fs::read_to_string(path).map_err(|e| Error::read_file(path, what, &e))?;
+    let rendered = renderer.render(path, &source)?;
+    if matches!(path.extension().and_then(|e| e.to_str()), Some("jsonnet" | "libsonnet")) {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: "jsonnet definitions are not supported yet; render it with `jsonnet` to a .json file and point the config at that".into(),
+        });
+    }
+    serde_json::from_str(&rendered).map_err(|e| Error::Syntax {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        what: "JSON",
+        message: format!("{e}").split(" at line ").next().unwrap_or_default().to_string(),
+    })
+}
+
+/// A YAML error as one line with its position.
+pub fn yaml_error(path: &Path, err: &serde_yaml::Error) -> Error {
+    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let message = err.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    Error::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        what: "YAML",
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_as_ecspresso_writes_them() {
+        assert_eq!(parse_timeout("5m").unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(parse_timeout("300s").unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(parse_timeout("10m0s").unwrap(), Some(Duration::from_secs(600)));
+        assert_eq!(parse_timeout("1h30m").unwrap(), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_timeout("0").unwrap(), None);
+        assert_eq!(parse_timeout("0s").unwrap(), None);
+        assert_eq!(parse_timeout("90").unwrap(), Some(Duration::from_secs(90)));
+        assert!(parse_timeout("five minutes").is_err());
+        assert!(parse_timeout("-1").is_err());
+        assert!(parse_timeout("").is_err());
+    }
+
+    #[test]
+    fn locate_prefers_the_flag_then_default_names_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(locate(None, dir.path()), Err(Error::ConfigNotFound { .. })));
+        std::fs::write(dir.path().join("ecspresso.json"), "{}").unwrap();
+        assert_eq!(locate(None, dir.path()).unwrap(), dir.path().join("ecspresso.json"));
+        std::fs::write(dir.path().join("ecspresso.yaml"), "").unwrap();
+        assert_eq!(locate(None, dir.path()).unwrap(), dir.path().join("ecspresso.yaml"));
+        let flag = Path::new("x.yml");
+        assert_eq!(locate(Some(flag), dir.path()).unwrap(), flag);
+    }
+
+    #[test]
+    fn keys_are_read_and_unknown_ones_warned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ecspresso.yml");
+        std::fs::write(
+            &path,
+            "region: ap-northeast-1\ncluster: prod\nservice: web\ntask_definition: td.json\ntimeout: 5m\nappspec: {}\nbogus: 1\nrequired_version: \">= 2.0\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.region.as_deref(), Some("ap-northeast-1"));
+        assert_eq!(c.cluster, "prod");
+        assert_eq!(c.service.as_deref(), Some("web"));
+        assert_eq!(c.task_definition, Some(dir.path().join("td.json")));
+        assert_eq!(c.timeout, Some(Duration::from_secs(300)));
+        assert_eq!(c.required_version.as_deref(), Some(">= 2.0"));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("appspec"));
+        assert!(c.warnings[1].contains("bogus"));
+    }
+
+    #[test]
+    fn defaults_apply_to_an_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ecspresso.yml");
+        std::fs::write(&path, "").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.cluster, "default");
+        assert_eq!(c.timeout, Some(DEFAULT_TIMEOUT));
+        assert!(c.service.is_none());
+    }
+
+    #[test]
+    fn yaml_errors_carry_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ecspresso.yml");
+        std::fs::write(&path, "region: x\ncluster: [a\n").unwrap();
+        match Config::load(&path) {
+            Err(Error::Syntax { line, what, .. }) => {
+                assert_eq!(what, "YAML");
+                assert!(line >= 2, "line {line}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_invalid_timeout_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ecspresso.yml");
+        std::fs::write(&path, "timeout: soon\n").unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert!(err.to_string().contains("timeout"), "{err}");
+        assert_eq!(err.exit_code(), 3);
+    }
+}

@@ -1,0 +1,15 @@
+//! ecsx: a fast companion for AWS ECS: exec, tasks, status, verify, and a
+//! built-in sandbox that emulates the AWS APIs ecsx speaks.
+
+pub mod app;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod definition;
+pub mod ecs;
+pub mod error;
+pub mod output;
+pub mod protocol;
+pub mod sandbox;
+pub mod template;

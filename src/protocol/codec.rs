@@ -1,0 +1,393 @@
+//! Binary codec for the Session Manager data-channel message (the official
+//! client's `ClientMessage`): a fixed 120-byte big-endian header followed by
+//! the payload. [`encode`] produces exactly the bytes of the official Go
+//! serializer; [`decode`] turns one WebSocket binary frame back into a
+//! [`Message`], rejecting every malformed frame with a typed [`CodecError`]
+//! and never panicking, whatever the input.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Value of the HeaderLength field: everything before the PayloadLength field.
+pub const HEADER_LENGTH: u32 = 116;
+/// Offset of the first payload byte (HeaderLength + the 4-byte PayloadLength).
+pub const PAYLOAD_OFFSET: usize = 120;
+/// Width of the space-padded MessageType field.
+pub const MESSAGE_TYPE_LEN: usize = 32;
+/// The only SchemaVersion in use.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Largest payload the official client and agent put in one message.
+pub const MAX_PAYLOAD_CHUNK: usize = 1024;
+
+/// Stdin (and terminal size) from client to agent; sequenced.
+pub const INPUT_STREAM_DATA: &str = "input_stream_data";
+/// Output from agent to client; sequenced.
+pub const OUTPUT_STREAM_DATA: &str = "output_stream_data";
+/// Acknowledgement of a stream message; both directions, not sequenced.
+pub const ACKNOWLEDGE: &str = "acknowledge";
+/// The service closes the channel; the payload is a [`super::payloads::ChannelClosed`].
+pub const CHANNEL_CLOSED: &str = "channel_closed";
+/// The peer may resume sending stream messages.
+pub const START_PUBLICATION: &str = "start_publication";
+/// The peer must stop sending stream messages until `start_publication`.
+pub const PAUSE_PUBLICATION: &str = "pause_publication";
+/// Agent to service only; a client ignores it.
+pub const AGENT_SESSION_STATE: &str = "agent_session_state";
+
+/// Flags bit 0: this sequence number is the first of the stream.
+pub const FLAG_SYN: u64 = 1;
+/// Flags bit 1: this is the final message of the stream.
+pub const FLAG_FIN: u64 = 2;
+
+/// Value of a [`PayloadType::Flag`] payload (a big-endian u32).
+pub const PAYLOAD_FLAG_DISCONNECT_TO_PORT: u32 = 1;
+/// Value of a [`PayloadType::Flag`] payload (a big-endian u32).
+pub const PAYLOAD_FLAG_TERMINATE_SESSION: u32 = 2;
+/// Value of a [`PayloadType::Flag`] payload (a big-endian u32).
+pub const PAYLOAD_FLAG_CONNECT_TO_PORT_ERROR: u32 = 3;
+
+// Field offsets inside the header.
+const OFF_HEADER_LENGTH: usize = 0;
+const OFF_MESSAGE_TYPE: usize = 4;
+const OFF_SCHEMA_VERSION: usize = 36;
+const OFF_CREATED_DATE: usize = 40;
+const OFF_SEQUENCE_NUMBER: usize = 48;
+const OFF_FLAGS: usize = 56;
+const OFF_MESSAGE_ID: usize = 64;
+const OFF_PAYLOAD_DIGEST: usize = 80;
+const OFF_PAYLOAD_TYPE: usize = 112;
+const OFF_PAYLOAD_LENGTH: usize = 116;
+
+/// The PayloadType field. Values 2 and 4 exist in the official sources but
+/// ECS Exec does not use them. `Other` holds only values without a named arm,
+/// so `PayloadType::from(u32)` is the one way to build it from a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadType {
+    /// 0: no typed payload (acknowledge, channel_closed).
+    None,
+    /// 1: raw stdin or output bytes.
+    Output,
+    /// 2: error output (unused by ECS Exec).
+    Error,
+    /// 3: terminal size JSON `{"cols":W,"rows":H}`.
+    Size,
+    /// 4: parameters (unused by ECS Exec).
+    Parameter,
+    /// 5: handshake request from the agent.
+    HandshakeRequest,
+    /// 6: handshake response from the client.
+    HandshakeResponse,
+    /// 7: handshake complete from the agent.
+    HandshakeComplete,
+    /// 8: encryption challenge from the agent.
+    EncChallengeRequest,
+    /// 9: encryption challenge answer from the client.
+    EncChallengeResponse,
+    /// 10: a big-endian u32 flag (`PAYLOAD_FLAG_*`).
+    Flag,
+    /// 11: standard error bytes (non-interactive commands only).
+    StdErr,
+    /// 12: exit code (non-interactive commands only; never sent for ECS Exec).
+    ExitCode,
+    /// Any value without a named arm.
+    Other(u32),
+}
+
+impl From<u32> for PayloadType {
+    fn from(value: u32) -> Self {
+        match value {
+            0 => Self::None,
+            1 => Self::Output,
+            2 => Self::Error,
+            3 => Self::Size,
+            4 => Self::Parameter,
+            5 => Self::HandshakeRequest,
+            6 => Self::HandshakeResponse,
+            7 => Self::HandshakeComplete,
+            8 => Self::EncChallengeRequest,
+            9 => Self::EncChallengeResponse,
+            10 => Self::Flag,
+            11 => Self::StdErr,
+            12 => Self::ExitCode,
+            other => Self::Other(other),
+        }
+    }
+}
+
+impl From<PayloadType> for u32 {
+    fn from(value: PayloadType) -> Self {
+        match value {
+            PayloadType::None => 0,
+            PayloadType::Output => 1,
+            PayloadType::Error => 2,
+            PayloadType::Size => 3,
+            PayloadType::Parameter => 4,
+            PayloadType::HandshakeRequest => 5,
+            PayloadType::HandshakeResponse => 6,
+            PayloadType::HandshakeComplete => 7,
+            PayloadType::EncChallengeRequest => 8,
+            PayloadType::EncChallengeResponse => 9,
+            PayloadType::Flag => 10,
+            PayloadType::StdErr => 11,
+            PayloadType::ExitCode => 12,
+            PayloadType::Other(other) => other,
+        }
+    }
+}
+
+/// One data-channel message. HeaderLength, PayloadDigest and PayloadLength
+/// are not stored: [`encode`] derives them and [`decode`] checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// e.g. [`INPUT_STREAM_DATA`]; at most 32 printable ASCII bytes, no spaces at either end.
+    pub message_type: String,
+    /// Always [`SCHEMA_VERSION`] in practice.
+    pub schema_version: u32,
+    /// Unix epoch milliseconds; never 0.
+    pub created_date: u64,
+    /// Per-direction stream counter for stream messages; 0 otherwise.
+    pub sequence_number: i64,
+    /// [`FLAG_SYN`] / [`FLAG_FIN`] bits.
+    pub flags: u64,
+    /// The message id, in ordinary UUID byte order (the wire swaps its halves).
+    pub message_id: Uuid,
+    /// What the payload holds.
+    pub payload_type: PayloadType,
+    /// The payload bytes; never empty when sending.
+    pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// A message with schema version 1, a fresh v4 id and the current time.
+    pub fn new(
+        message_type: impl Into<String>,
+        sequence_number: i64,
+        flags: u64,
+        payload_type: PayloadType,
+        payload: Vec<u8>,
+    ) -> Self {
+        Self {
+            message_type: message_type.into(),
+            schema_version: SCHEMA_VERSION,
+            created_date: now_millis(),
+            sequence_number,
+            flags,
+            message_id: Uuid::new_v4(),
+            payload_type,
+            payload,
+        }
+    }
+
+    /// Checks what [`decode`] would reject after an [`encode`]: a message
+    /// type that is empty, longer than 32 bytes or not printable ASCII, a zero
+    /// created date (except for start/pause_publication), and a payload
+    /// longer than `u32::MAX`. Empty payloads pass (the protocol says never
+    /// to send one, but decoding accepts them).
+    pub fn validate(&self) -> Result<(), CodecError> {
+        let ty = self.message_type.as_bytes();
+        if ty.is_empty() {
+            return Err(CodecError::EmptyMessageType);
+        }
+        if ty.len() > MESSAGE_TYPE_LEN || !ty.iter().all(u8::is_ascii_graphic) {
+            return Err(CodecError::InvalidMessageType {
+                raw: self.message_type.escape_default().to_string(),
+            });
+        }
+        if self.created_date == 0 && !is_unvalidated_type(&self.message_type) {
+            return Err(CodecError::ZeroCreatedDate);
+        }
+        if u32::try_from(self.payload.len()).is_err() {
+            return Err(CodecError::PayloadTooLarge {
+                len: self.payload.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a frame could not be decoded (or a message would not survive encoding).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// Fewer bytes than the 120-byte header.
+    #[error("frame of {len} bytes is shorter than the 120-byte header")]
+    TooShort {
+        /// Length of the frame.
+        len: usize,
+    },
+    /// HeaderLength is not 116.
+    #[error("header length {0} is not 116")]
+    BadHeaderLength(u32),
+    /// MessageType is only spaces and NULs.
+    #[error("message type is empty")]
+    EmptyMessageType,
+    /// MessageType holds a byte that is not printable ASCII (after trimming
+    /// spaces and NULs at both ends), or is longer than 32 bytes (encoding side).
+    #[error("message type {raw:?} is not printable ASCII")]
+    InvalidMessageType {
+        /// The offending type, escaped.
+        raw: String,
+    },
+    /// CreatedDate is 0.
+    #[error("created date is zero")]
+    ZeroCreatedDate,
+    /// PayloadDigest is not the SHA-256 of the non-empty payload.
+    #[error("payload digest does not match the payload")]
+    DigestMismatch,
+    /// The frame does not hold exactly 120 + PayloadLength bytes.
+    #[error("payload length field says {declared} bytes but the frame carries {actual}")]
+    PayloadLengthMismatch {
+        /// The PayloadLength field.
+        declared: u32,
+        /// Bytes present after the header.
+        actual: usize,
+    },
+    /// A payload too long for the u32 PayloadLength field (encoding side).
+    #[error("payload of {len} bytes does not fit a u32 length")]
+    PayloadTooLarge {
+        /// Length of the payload.
+        len: usize,
+    },
+}
+
+/// Serializes `message` into one binary frame: HeaderLength 116, the type
+/// right-padded with spaces to 32 bytes, the id's halves swapped, SHA-256 of
+/// the payload as digest. Infallible by design: call [`Message::validate`]
+/// first if the message is not built from the constants here; a type longer
+/// than 32 bytes is cut at 32, and a payload longer than `u32::MAX` gets a
+/// wrong length field.
+pub fn encode(message: &Message) -> Vec<u8> {
+    let payload = &message.payload;
+    let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
+    out.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
+
+    let mut ty = [b' '; MESSAGE_TYPE_LEN];
+    let src = message.message_type.as_bytes();
+    let n = src.len().min(MESSAGE_TYPE_LEN);
+    ty[..n].copy_from_slice(&src[..n]);
+    out.extend_from_slice(&ty);
+
+    out.extend_from_slice(&message.schema_version.to_be_bytes());
+    out.extend_from_slice(&message.created_date.to_be_bytes());
+    out.extend_from_slice(&message.sequence_number.to_be_bytes());
+    out.extend_from_slice(&message.flags.to_be_bytes());
+
+    let id = message.message_id.as_bytes();
+    out.extend_from_slice(&id[8..16]);
+    out.extend_from_slice(&id[0..8]);
+
+    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(&u32::from(message.payload_type).to_be_bytes());
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Parses one binary frame.
+///
+/// Checks, in order: at least 120 bytes; HeaderLength exactly 116; the frame
+/// is exactly 120 + PayloadLength bytes long (trailing bytes are rejected
+/// like missing ones: a WebSocket message carries exactly one data-channel
+/// message, so extra bytes mean corruption); MessageType, once spaces and
+/// NULs are trimmed from both ends, is non-empty printable ASCII. Then, as
+/// the official client does, every type except `start_publication` and
+/// `pause_publication` must have a non-zero CreatedDate and, when the
+/// payload is non-empty, a matching SHA-256 digest.
+pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
+    if frame.len() < PAYLOAD_OFFSET {
+        return Err(CodecError::TooShort { len: frame.len() });
+    }
+    let (header, payload) = frame.split_at(PAYLOAD_OFFSET);
+
+    let header_length = be_u32(header, OFF_HEADER_LENGTH);
+    if header_length != HEADER_LENGTH {
+        return Err(CodecError::BadHeaderLength(header_length));
+    }
+
+    let declared = be_u32(header, OFF_PAYLOAD_LENGTH);
+    if usize::try_from(declared).ok() != Some(payload.len()) {
+        return Err(CodecError::PayloadLengthMismatch {
+            declared,
+            actual: payload.len(),
+        });
+    }
+
+    let message_type = parse_message_type(&header[OFF_MESSAGE_TYPE..OFF_SCHEMA_VERSION])?;
+    let created_date = be_u64(header, OFF_CREATED_DATE);
+    if !is_unvalidated_type(&message_type) {
+        if created_date == 0 {
+            return Err(CodecError::ZeroCreatedDate);
+        }
+        if !payload.is_empty()
+            && Sha256::digest(payload).as_slice() != &header[OFF_PAYLOAD_DIGEST..OFF_PAYLOAD_TYPE]
+        {
+            return Err(CodecError::DigestMismatch);
+        }
+    }
+
+    let mut id = [0u8; 16];
+    id[8..16].copy_from_slice(&header[OFF_MESSAGE_ID..OFF_MESSAGE_ID + 8]);
+    id[0..8].copy_from_slice(&header[OFF_MESSAGE_ID + 8..OFF_PAYLOAD_DIGEST]);
+
+    Ok(Message {
+        message_type,
+        schema_version: be_u32(header, OFF_SCHEMA_VERSION),
+        created_date,
+        sequence_number: be_u64(header, OFF_SEQUENCE_NUMBER) as i64,
+        flags: be_u64(header, OFF_FLAGS),
+        message_id: Uuid::from_bytes(id),
+        payload_type: PayloadType::from(be_u32(header, OFF_PAYLOAD_TYPE)),
+        payload: payload.to_vec(),
+    })
+}
+
+/// The payload of a [`PayloadType::Flag`] message.
+pub fn flag_payload(flag: u32) -> Vec<u8> {
+    flag.to_be_bytes().to_vec()
+}
+
+/// The types the official client accepts without checking date or digest.
+fn is_unvalidated_type(message_type: &str) -> bool {
+    message_type == START_PUBLICATION || message_type == PAUSE_PUBLICATION
+}
+
+fn parse_message_type(field: &[u8]) -> Result<String, CodecError> {
+    let pad = |b: &u8| *b == b' ' || *b == 0;
+    let start = field.iter().position(|b| !pad(b));
+    let end = field.iter().rposition(|b| !pad(b));
+    let trimmed = match (start, end) {
+        (Some(s), Some(e)) => &field[s..=e],
+        _ => return Err(CodecError::EmptyMessageType),
+    };
+    if !trimmed.iter().all(u8::is_ascii_graphic) {
+        return Err(CodecError::InvalidMessageType {
+            raw: trimmed.escape_ascii().to_string(),
+        });
+    }
+    // All bytes are ASCII, so this is valid UTF-8.
+    Ok(trimmed.iter().map(|&b| char::from(b)).collect())
+}
+
+// Callers guarantee `at + 4 <= buf.len()` (buf is the 120-byte header).
+fn be_u32(buf: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_be_bytes(b)
+}
+
+// Callers guarantee `at + 8 <= buf.len()` (buf is the 120-byte header).
+fn be_u64(buf: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_be_bytes(b)
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(1)
+        .max(1)
+}

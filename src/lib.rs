@@ -9,6 +9,7 @@ pub mod config;
 pub mod definition;
 pub mod ecs;
 pub mod error;
+pub mod exec;
 pub mod output;
 pub mod protocol;
 pub mod sandbox;

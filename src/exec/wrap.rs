@@ -1,0 +1,419 @@
+//! How ecsx turns the user's command into what the ECS Exec agent runs, and
+//! the remote output back into exactly the command's bytes and exit status.
+//!
+//! The agent runs a command in a pseudo-terminal, split shell-style and
+//! without a shell, and never reports an exit status (protocol.md §5). So
+//! ecsx sends `sh -c '<script>'`, where the script
+//!
+//! 1. checks for `base64` (the only tool it needs besides `sh`),
+//! 2. tries `stty` to switch off the terminal's `\n` → `\r\n` mapping (and, for
+//!    `--pipe`, echo), and reports which it managed in a *ready* line,
+//! 3. decodes the user's command from base64 (so no quoting can break it),
+//! 4. runs it in a subshell (stdin from /dev/null in one-off mode, from the
+//!    base64-decoded terminal input with `--pipe`, the terminal itself when
+//!    interactive), and
+//! 5. prints an *exit* line with `$?`.
+//!
+//! Every marker carries a per-run random nonce, so no command output can
+//! forge one. [`OutputFilter`] strips the markers, sends what came before the
+//! ready line to stderr, undoes the `\r\n` mapping when `stty` was missing
+//! (the mapping inserts a `\r` before every `\n` and touches nothing else, so
+//! removing the `\r` right before each `\n` gives back the exact bytes), and
+//! yields the exit status.
+
+use base64::Engine;
+
+/// What kind of session the script sets up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Output only; the command's stdin is /dev/null.
+    OneOff,
+    /// The command's stdin is fed from ecsx's stdin, base64-carried.
+    Pipe,
+    /// A terminal session: raw input, the remote terminal as is.
+    Interactive,
+}
+
+/// Quote one argument for `sh`.
+pub fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        return arg.to_string();
+    }
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// The command line for `sh` from an argv, each argument kept exactly.
+pub fn join_argv(argv: &[String]) -> String {
+    argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// A fresh random nonce for markers.
+pub fn new_nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+fn marker(nonce: &str, what: &str) -> String {
+    format!("__ecsx_{nonce}_{what}")
+}
+
+/// The command string for ExecuteCommand.
+pub fn remote_command(command: &str, mode: Mode, nonce: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(command.as_bytes());
+    let nob64 = marker(nonce, "nobase64");
+    let nostty = marker(nonce, "nostty");
+    let ready = marker(nonce, "ready");
+    let exit = marker(nonce, "exit");
+    let check = format!("command -v base64 >/dev/null 2>&1 || {{ echo {nob64}; exit 127; }}; ");
+    let decode = format!("c=$(echo {b64} | base64 -d) || exit 127; ");
+    let report = format!("printf \"\\n{exit}%d\\n\" $?");
+    let script = match mode {
+        Mode::OneOff => format!(
+            "{check}stty -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}( eval \"$c\" ) </dev/null; {report}"
+        ),
+        Mode::Pipe => format!(
+            "{check}stty -echo -onlcr 2>/dev/null || {{ echo {nostty}; exit 127; }}; echo {ready}r; {decode}base64 -d | ( eval \"$c\" ); {report}"
+        ),
+        Mode::Interactive => format!("{check}{decode}( eval \"$c\" ); {report}"),
+    };
+    debug_assert!(!script.contains('\''));
+    format!("sh -c '{script}'")
+}
+
+/// What the remote side said about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// Still waiting for the ready line (one-off and pipe modes).
+    Starting,
+    /// The command runs; input may be sent.
+    Running,
+    /// The command ended with this status.
+    Exited(i32),
+    /// The image has no `base64`.
+    NoBase64,
+    /// The image has no `stty` (needed by `--pipe` to turn echo off).
+    NoStty,
+}
+
+/// Output split for the user's streams.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Filtered {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Streaming filter over the remote terminal's output.
+#[derive(Debug)]
+pub struct OutputFilter {
+    mode: Mode,
+    ready: Vec<u8>,
+    exit: Vec<u8>,
+    nob64: Vec<u8>,
+    nostty: Vec<u8>,
+    state: Remote,
+    /// Undo `\n` → `\r\n` (no stty in one-off mode).
+    invert_onlcr: bool,
+    /// Bytes held back: a possible marker prefix, or a `\r` that may precede `\n`.
+    held: Vec<u8>,
+}
+
+impl OutputFilter {
+    pub fn new(mode: Mode, nonce: &str) -> OutputFilter {
+        OutputFilter {
+            mode,
+            ready: marker(nonce, "ready").into_bytes(),
+            exit: marker(nonce, "exit").into_bytes(),
+            nob64: marker(nonce, "nobase64").into_bytes(),
+            nostty: marker(nonce, "nostty").into_bytes(),
+            state: if mode == Mode::Interactive {
+                Remote::Running
+            } else {
+                Remote::Starting
+            },
+            invert_onlcr: false,
+            held: Vec::new(),
+        }
+    }
+
+    pub fn state(&self) -> &Remote {
+        &self.state
+    }
+
+    /// Feed remote output; returns what to write now.
+    pub fn feed(&mut self, bytes: &[u8]) -> Filtered {
+        let mut out = Filtered::default();
+        self.held.extend_from_slice(bytes);
+        loop {
+            match self.state {
+                Remote::Starting => {
+                    if !self.scan_start(&mut out) {
+                        break;
+                    }
+                }
+                Remote::Running => {
+                    self.scan_running(&mut out);
+                    break;
+                }
+                _ => {
+                    // After the exit line only the shell's end remains: drop it.
+                    self.held.clear();
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// At the end of the session: release anything held back.
+    pub fn finish(&mut self) -> Filtered {
+        let mut out = Filtered::default();
+        let held = std::mem::take(&mut self.held);
+        match self.state {
+            Remote::Starting => out.stderr = held,
+            Remote::Running => out.stdout = held,
+            _ => {}
+        }
+        out
+    }
+
+    /// Look for a complete line carrying a start marker. Returns whether the
+    /// state changed (so scanning goes on).
+    fn scan_start(&mut self, out: &mut Filtered) -> bool {
+        while let Some(nl) = self.held.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.held.drain(..=nl).collect();
+            let text = trim_eol(&line);
+            if let Some(rest) = text.strip_prefix(self.ready.as_slice()) {
+                self.invert_onlcr = rest != b"r";
+                self.state = Remote::Running;
+                return true;
+            }
+            if text.ends_with(&self.nob64) {
+                self.state = Remote::NoBase64;
+                return true;
+            }
+            if text.ends_with(&self.nostty) {
+                self.state = Remote::NoStty;
+                return true;
+            }
+            // Banners and shell noise before the command starts.
+            out.stderr.extend_from_slice(&line);
+        }
+        false
+    }
+
+    fn scan_running(&mut self, out: &mut Filtered) {
+        // Find the exit marker; everything before it is output.
+        if let Some(at) = find(&self.held, &self.exit) {
+            let after = &self.held[at + self.exit.len()..];
+            let digits: Vec<u8> = after.iter().copied().take_while(u8::is_ascii_digit).collect();
+            let complete = after.len() > digits.len() && !digits.is_empty();
+            if !complete {
+                // Wait for the rest of the exit line; keep the newline the
+                // script printed before the marker.
+                let before: Vec<u8> = self.held.drain(..at.saturating_sub(2)).collect();
+                self.emit(&before, false, out);
+                return;
+            }
+            let status = std::str::from_utf8(&digits).ok().and_then(|d| d.parse().ok()).unwrap_or(255);
+            let mut before: Vec<u8> = self.held[..at].to_vec();
+            // The script printed a newline before the marker.
+            if before.ends_with(b"\r\n") && (self.mode == Mode::Interactive || self.invert_onlcr) {
+                before.truncate(before.len() - 2);
+            } else if before.ends_with(b"\n") {
+                before.pop();
+            }
+            self.held.clear();
+            self.emit(&before, true, out);
+            self.state = Remote::Exited(status);
+            return;
+        }
+        // Hold back a tail that could be the start of the marker ("\r\n" + marker).
+        let partial = partial_suffix(&self.held, &self.exit);
+        let keep = partial + trailing_newline_run(&self.held[..self.held.len() - partial]);
+        let ready_len = self.held.len() - keep;
+        let ready: Vec<u8> = self.held.drain(..ready_len).collect();
+        self.emit(&ready, false, out);
+    }
+
+    /// Write bytes to stdout, undoing `\r\n` when needed. A trailing `\r` is
+    /// kept until the next byte unless this is the last output.
+    fn emit(&mut self, bytes: &[u8], last: bool, out: &mut Filtered) {
+        if !self.invert_onlcr || self.mode == Mode::Interactive {
+            out.stdout.extend_from_slice(bytes);
+            return;
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\r' {
+                if i + 1 < bytes.len() {
+                    if bytes[i + 1] == b'\n' {
+                        i += 1;
+                        continue;
+                    }
+                } else if !last {
+                    // Undecided: keep for the next feed.
+                    self.held.splice(0..0, [b'\r']);
+                    return;
+                }
+            }
+            out.stdout.push(bytes[i]);
+            i += 1;
+        }
+    }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && (line[end - 1] == b'\n' || line[end - 1] == b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The length of the longest suffix of `hay` that is a proper prefix of `needle`.
+fn partial_suffix(hay: &[u8], needle: &[u8]) -> usize {
+    let max = needle.len().saturating_sub(1).min(hay.len());
+    (1..=max).rev().find(|&n| hay[hay.len() - n..] == needle[..n]).unwrap_or(0)
+}
+
+/// How many trailing bytes are `\r`/`\n`: they might belong to the exit line.
+fn trailing_newline_run(hay: &[u8]) -> usize {
+    hay.iter().rev().take_while(|&&b| b == b'\n' || b == b'\r').count().min(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: &str = "0123456789abcdef";
+
+    fn run(filter: &mut OutputFilter, chunks: &[&[u8]]) -> Filtered {
+        let mut all = Filtered::default();
+        for c in chunks {
+            let f = filter.feed(c);
+            all.stdout.extend(f.stdout);
+            all.stderr.extend(f.stderr);
+        }
+        let f = filter.finish();
+        all.stdout.extend(f.stdout);
+        all.stderr.extend(f.stderr);
+        all
+    }
+
+    /// What a pty with ONLCR does to output.
+    fn onlcr(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    fn remote_stream(output: &[u8], status: i32, stty: bool) -> Vec<u8> {
+        let mut s = format!("motd banner\n__ecsx_{N}_ready{}\n", if stty { "r" } else { "t" }).into_bytes();
+        s = onlcr(&s);
+        let mut body = output.to_vec();
+        body.extend(format!("\n__ecsx_{N}_exit{status}\n").as_bytes());
+        s.extend(if stty { body } else { onlcr(&body) });
+        s
+    }
+
+    #[test]
+    fn quoting_survives_any_argument() {
+        assert_eq!(shell_quote("ls"), "ls");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(join_argv(&["echo".into(), "a\"b".into(), "*".into()]), "echo 'a\"b' '*'");
+    }
+
+    #[test]
+    fn remote_command_is_single_quoted_and_carries_base64() {
+        let cmd = remote_command("echo 'hi' \"there\" $X", Mode::OneOff, N);
+        assert!(cmd.starts_with("sh -c '") && cmd.ends_with('\''));
+        assert_eq!(cmd.matches('\'').count(), 2, "{cmd}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("echo 'hi' \"there\" $X");
+        assert!(cmd.contains(&b64));
+        assert!(cmd.contains(&format!("__ecsx_{N}_exit")));
+        let pipe = remote_command("cat", Mode::Pipe, N);
+        assert!(pipe.contains("stty -echo -onlcr"));
+        assert!(pipe.contains("base64 -d | ( eval"));
+    }
+
+    #[test]
+    fn output_is_exact_with_and_without_stty() {
+        let samples: Vec<Vec<u8>> = vec![
+            b"hello\n".to_vec(),
+            b"no newline".to_vec(),
+            b"crlf\r\nkept\r\n".to_vec(),
+            b"lone\rcarriage\r".to_vec(),
+            b"".to_vec(),
+            b"\n\n\n".to_vec(),
+            (0u8..=255).collect(),
+        ];
+        for stty in [true, false] {
+            for sample in &samples {
+                let stream = remote_stream(sample, 7, stty);
+                // Every split point, to exercise the held-back tails.
+                for split in [1usize, 2, 3, 5, 7, 64] {
+                    let chunks: Vec<&[u8]> = stream.chunks(split).collect();
+                    let mut f = OutputFilter::new(Mode::OneOff, N);
+                    let got = run(&mut f, &chunks);
+                    assert_eq!(got.stdout, *sample, "stty {stty} split {split} sample {sample:?}");
+                    assert_eq!(got.stderr, b"motd banner\r\n");
+                    assert_eq!(f.state(), &Remote::Exited(7));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forged_marker_without_the_nonce_is_output() {
+        let out = b"__ecsx_ffffffffffffffff_exit0\n".to_vec();
+        let stream = remote_stream(&out, 0, true);
+        let mut f = OutputFilter::new(Mode::OneOff, N);
+        let got = run(&mut f, &[&stream]);
+        assert_eq!(got.stdout, out);
+        assert_eq!(f.state(), &Remote::Exited(0));
+    }
+
+    #[test]
+    fn missing_tools_are_reported() {
+        let mut f = OutputFilter::new(Mode::OneOff, N);
+        f.feed(format!("__ecsx_{N}_nobase64\r\n").as_bytes());
+        assert_eq!(f.state(), &Remote::NoBase64);
+        let mut f = OutputFilter::new(Mode::Pipe, N);
+        f.feed(format!("__ecsx_{N}_nostty\r\n").as_bytes());
+        assert_eq!(f.state(), &Remote::NoStty);
+    }
+
+    #[test]
+    fn a_session_that_ends_early_keeps_its_output() {
+        let mut f = OutputFilter::new(Mode::OneOff, N);
+        let got = run(&mut f, &[b"sh: not found\r\n"]);
+        assert_eq!(got.stderr, b"sh: not found\r\n");
+        assert_eq!(f.state(), &Remote::Starting);
+    }
+
+    #[test]
+    fn interactive_strips_the_exit_line_from_the_terminal() {
+        let mut f = OutputFilter::new(Mode::Interactive, N);
+        let got = run(&mut f, &[b"$ exit 3\r\n", format!("\r\n__ecsx_{N}_exit3\r\n").as_bytes()]);
+        assert_eq!(got.stdout, b"$ exit 3\r\n");
+        assert_eq!(f.state(), &Remote::Exited(3));
+    }
+}

@@ -1,0 +1,370 @@
+//! Evaluation of translated Go pipelines, and the functions shared by the Go
+//! and Tera forms.
+
+use serde_json::Value;
+
+use super::gotemplate::{Command, Operand, Pipeline};
+use super::tfstate::{value_text, LookupError};
+use super::{json_escape, Func, RenderCtx, TemplateError};
+
+impl RenderCtx {
+    /// Evaluates a Go pipeline.
+    pub(crate) fn eval_pipeline(&self, p: &Pipeline) -> Result<Value, TemplateError> {
+        let mut piped: Option<Value> = None;
+        for cmd in &p.cmds {
+            piped = Some(self.eval_command(cmd, piped)?);
+        }
+        Ok(piped.unwrap_or(Value::Null))
+    }
+
+    fn eval_command(&self, cmd: &Command, piped: Option<Value>) -> Result<Value, TemplateError> {
+        match &cmd.operands[0] {
+            Operand::Func { name, func, line } => {
+                self.call(name, *func, *line, &cmd.operands[1..], piped)
+            }
+            // The parser allows a plain value only as the first command.
+            other => self.eval_operand(other),
+        }
+    }
+
+    fn eval_operand(&self, op: &Operand) -> Result<Value, TemplateError> {
+        match op {
+            Operand::Func { name, func, line } => self.call(name, *func, *line, &[], None),
+            Operand::Value(v) => Ok(v.clone()),
+            // ecspresso's data is an empty map: `.` is empty, `.X` has no value.
+            Operand::Dot { field: false } => Ok(Value::Object(Default::default())),
+            Operand::Dot { field: true } => Ok(Value::Null),
+            Operand::Pipe(p) => self.eval_pipeline(p),
+        }
+    }
+
+    fn call(
+        &self,
+        name: &str,
+        func: Func,
+        line: usize,
+        args: &[Operand],
+        piped: Option<Value>,
+    ) -> Result<Value, TemplateError> {
+        let count = args.len() + usize::from(piped.is_some());
+        // `and` and `or` stop at the first deciding argument, like Go's.
+        if matches!(func, Func::And | Func::Or) {
+            if count == 0 {
+                return Err(self.arity(name, line, "at least 1", 0));
+            }
+            let mut last = Value::Null;
+            for op in args {
+                last = self.eval_operand(op)?;
+                if truth(&last) == matches!(func, Func::Or) {
+                    return Ok(last);
+                }
+            }
+            if let Some(v) = piped {
+                last = v;
+            }
+            return Ok(last);
+        }
+        let mut vals = Vec::with_capacity(count);
+        for op in args {
+            vals.push(self.eval_operand(op)?);
+        }
+        vals.extend(piped);
+        let exact = |n: usize| -> Result<(), TemplateError> {
+            if vals.len() == n {
+                Ok(())
+            } else {
+                Err(self.arity(name, line, &n.to_string(), vals.len()))
+            }
+        };
+        let at_least = |n: usize| -> Result<(), TemplateError> {
+            if vals.len() >= n {
+                Ok(())
+            } else {
+                Err(self.arity(name, line, &format!("at least {n}"), vals.len()))
+            }
+        };
+        Ok(match func {
+            Func::Env => {
+                at_least(1)?;
+                let names: Vec<String> = vals.iter().map(text).collect();
+                Value::String(self.env_fallback(&names))
+            }
+            Func::MustEnv => {
+                exact(1)?;
+                Value::String(self.must_env(&text(&vals[0]), line)?)
+            }
+            Func::JsonEscape => {
+                exact(1)?;
+                Value::String(json_escape(&text(&vals[0])))
+            }
+            Func::Tfstate(i) => {
+                exact(1)?;
+                Value::String(self.tfstate(i, &text(&vals[0]), line)?)
+            }
+            Func::Tfstatef(i) => {
+                at_least(1)?;
+                let address = go_sprintf(&text(&vals[0]), &vals[1..])
+                    .map_err(|m| self.render_err(line, format!("{name}: {m}")))?;
+                Value::String(self.tfstate(i, &address, line)?)
+            }
+            Func::Printf => {
+                at_least(1)?;
+                let s = go_sprintf(&text(&vals[0]), &vals[1..])
+                    .map_err(|m| self.render_err(line, format!("{name}: {m}")))?;
+                Value::String(s)
+            }
+            Func::Not => {
+                exact(1)?;
+                Value::Bool(!truth(&vals[0]))
+            }
+            Func::Eq => {
+                at_least(2)?;
+                let mut any = false;
+                for v in &vals[1..] {
+                    any |= self.compare(name, line, &vals[0], v)? == std::cmp::Ordering::Equal;
+                }
+                Value::Bool(any)
+            }
+            Func::Ne | Func::Lt | Func::Le | Func::Gt | Func::Ge => {
+                exact(2)?;
+                let ord = self.compare(name, line, &vals[0], &vals[1])?;
+                use std::cmp::Ordering::*;
+                Value::Bool(match func {
+                    Func::Ne => ord != Equal,
+                    Func::Lt => ord == Less,
+                    Func::Le => ord != Greater,
+                    Func::Gt => ord == Greater,
+                    _ => ord != Less,
+                })
+            }
+            Func::Unsupported(u) => return Err(self.unsupported_fn(name, u, line)),
+            Func::And | Func::Or => unreachable!("handled above"),
+        })
+    }
+
+    fn compare(
+        &self,
+        name: &str,
+        line: usize,
+        a: &Value,
+        b: &Value,
+    ) -> Result<std::cmp::Ordering, TemplateError> {
+        let ord = match (a, b) {
+            (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+            (Value::Number(x), Value::Number(y)) => x
+                .as_f64()
+                .zip(y.as_f64())
+                .and_then(|(x, y)| x.partial_cmp(&y)),
+            (Value::Bool(x), Value::Bool(y)) if name == "eq" || name == "ne" => Some(x.cmp(y)),
+            (Value::Null, Value::Null) if name == "eq" || name == "ne" => {
+                Some(std::cmp::Ordering::Equal)
+            }
+            _ => None,
+        };
+        ord.ok_or_else(|| {
+            self.render_err(
+                line,
+                format!(
+                    "{name}: cannot compare {} with {}; compare values of the same type",
+                    type_name(a),
+                    type_name(b)
+                ),
+            )
+        })
+    }
+
+    fn arity(&self, name: &str, line: usize, want: &str, got: usize) -> TemplateError {
+        self.render_err(
+            line,
+            format!("wrong number of arguments for {name}: want {want}, got {got}"),
+        )
+    }
+
+    pub(crate) fn render_err(&self, line: usize, message: String) -> TemplateError {
+        TemplateError::Render {
+            file: self.file.clone(),
+            line: Some(line),
+            message,
+        }
+    }
+
+    /// `env NAME [FALLBACK...]`: the first non-empty variable among the
+    /// names; else, with several arguments, the last one as literal text;
+    /// else empty.
+    pub(crate) fn env_fallback(&self, names: &[String]) -> String {
+        for n in names {
+            if let Some(v) = (self.env)(n).filter(|v| !v.is_empty()) {
+                return v;
+            }
+        }
+        if names.len() > 1 {
+            names[names.len() - 1].clone()
+        } else {
+            String::new()
+        }
+    }
+
+    pub(crate) fn must_env(&self, name: &str, line: usize) -> Result<String, TemplateError> {
+        (self.env)(name).ok_or_else(|| TemplateError::MissingEnv {
+            name: name.to_string(),
+            file: self.file.clone(),
+            line,
+        })
+    }
+
+    pub(crate) fn tfstate(
+        &self,
+        idx: usize,
+        address: &str,
+        line: usize,
+    ) -> Result<String, TemplateError> {
+        let source = &self.states[idx];
+        let state = source
+            .state()
+            .map_err(|message| TemplateError::TfstateLoad {
+                path: source.path.clone(),
+                message: message.clone(),
+            })?;
+        match state.lookup(address) {
+            Ok(v) => Ok(value_text(&v)),
+            Err(LookupError::NotFound) => Err(TemplateError::TfstateNotFound {
+                address: address.to_string(),
+                file: self.file.clone(),
+                line,
+                state_path: source.path.clone(),
+            }),
+            Err(LookupError::BadAddress(m)) => {
+                Err(self.render_err(line, format!("bad tfstate address {address:?}: {m}")))
+            }
+        }
+    }
+
+    pub(crate) fn unsupported_fn(
+        &self,
+        name: &str,
+        u: super::Unsupported,
+        line: usize,
+    ) -> TemplateError {
+        TemplateError::UnsupportedFunction {
+            name: name.to_string(),
+            file: self.file.clone(),
+            line,
+            hint: u.hint().to_string(),
+        }
+    }
+}
+
+/// Go's notion of truth: false, 0, nil and empty values are false.
+pub(crate) fn truth(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+/// How Go's text/template prints a value.
+pub(crate) fn go_print(v: &Value) -> String {
+    match v {
+        Value::Null => "<no value>".to_string(),
+        Value::Object(m) if m.is_empty() => "map[]".to_string(),
+        other => text(other),
+    }
+}
+
+/// A value as text (strings without quotes).
+pub(crate) fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => value_text(other),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nil",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "map",
+    }
+}
+
+/// Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %t %f %x and %%.
+/// A verb without an argument, or an argument without a verb, is an error.
+pub(crate) fn go_sprintf(format: &str, args: &[Value]) -> Result<String, String> {
+    let mut out = String::with_capacity(format.len());
+    let mut chars = format.chars();
+    let mut next = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(verb) = chars.next() else {
+            return Err(format!(
+                "format {format:?} ends with a lone %; write %% for a percent sign"
+            ));
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(next) else {
+            return Err(format!(
+                "format {format:?} has more verbs than the {} argument(s) given",
+                args.len()
+            ));
+        };
+        next += 1;
+        match verb {
+            's' | 'v' => out.push_str(&text(arg)),
+            'd' => match arg {
+                Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
+                Value::String(s) if s.parse::<i64>().is_ok() => out.push_str(s),
+                other => {
+                    return Err(format!("%d needs an integer, got {}", text(other)));
+                }
+            },
+            'q' => {
+                out.push('"');
+                out.push_str(&json_escape(&text(arg)));
+                out.push('"');
+            }
+            't' => match arg {
+                Value::Bool(b) => out.push_str(&b.to_string()),
+                other => return Err(format!("%t needs a bool, got {}", text(other))),
+            },
+            'f' => match arg.as_f64() {
+                Some(f) => out.push_str(&format!("{f:.6}")),
+                None => return Err(format!("%f needs a number, got {}", text(arg))),
+            },
+            'x' => match arg {
+                Value::Number(n) if n.is_i64() => {
+                    out.push_str(&format!("{:x}", n.as_i64().unwrap_or_default()))
+                }
+                other => {
+                    for b in text(other).bytes() {
+                        out.push_str(&format!("{b:02x}"));
+                    }
+                }
+            },
+            other => {
+                return Err(format!(
+                    "unsupported verb %{other} in {format:?}; use %s, %d, %v, %q or %%"
+                ))
+            }
+        }
+    }
+    if next < args.len() {
+        return Err(format!(
+            "format {format:?} uses {next} argument(s) but {} were given",
+            args.len()
+        ));
+    }
+    Ok(out)
+}

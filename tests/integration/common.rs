@@ -1,0 +1,153 @@
+//! Shared helpers: a clean environment for the binary, a sandbox server
+//! process, and paths into testdata/.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// Environment variables that change ecsx's or the SDK's behaviour.
+const CLEARED: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECS",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_MAX_ATTEMPTS",
+    "ECSPRESSO_CONFIG",
+    "NO_COLOR",
+    "TAG",
+];
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn testdata(rel: &str) -> PathBuf {
+    root().join("testdata").join(rel)
+}
+
+/// The binary with a clean environment, fake credentials, no IMDS, no
+/// shared config files.
+pub fn ecsx() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecsx"));
+    for var in CLEARED {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDTESTEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-do-not-print")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/ecsx-test/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecsx-test/credentials")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Run to completion and capture.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn ecsx")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Assert the exit code, showing both streams on failure.
+#[track_caller]
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Assert an error is one line on stderr containing every fragment.
+#[track_caller]
+pub fn assert_one_line_error(out: &Output, code: i32, fragments: &[&str]) {
+    assert_code(out, code);
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains("warning:")).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
+    for f in fragments {
+        assert!(lines[0].contains(f), "error line lacks {f:?}: {}", lines[0]);
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A sandbox served by `ecsx sandbox serve` in its own process.
+pub struct Sandbox {
+    child: Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    /// Serve the world derived from `config`, with an optional world file.
+    pub fn start(config: &Path, world: Option<&Path>) -> Sandbox {
+        let mut cmd = ecsx();
+        cmd.arg("--config").arg(config).args(["sandbox", "serve", "--addr", "127.0.0.1:0"]);
+        if let Some(world) = world {
+            cmd.arg("--world").arg(world);
+        }
+        Self::spawn(cmd)
+    }
+
+    /// Serve a world given only as a YAML text (written to a temp file kept alive by the caller).
+    pub fn with_world_text(config: &Path, dir: &Path, yaml: &str) -> Sandbox {
+        let path = dir.join("world.yml");
+        std::fs::write(&path, yaml).unwrap();
+        Self::start(config, Some(&path))
+    }
+
+    fn spawn(mut cmd: Command) -> Sandbox {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn sandbox");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            let out = child.wait_with_output().unwrap();
+            panic!("sandbox did not start: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Sandbox {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+
+    /// `ecsx --endpoint-url <sandbox> --config <config> ARGS`, with
+    /// AWS_REGION for configs that name no region.
+    pub fn ecsx(&self, config: &Path) -> Command {
+        let mut cmd = ecsx();
+        cmd.env("AWS_REGION", "us-east-1")
+            .arg("--endpoint-url")
+            .arg(&self.url)
+            .arg("--config")
+            .arg(config);
+        cmd
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

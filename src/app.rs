@@ -30,9 +30,9 @@ impl Drop for SandboxHandle {
 
 /// Bind a loopback listener and serve `world` on it in the background.
 pub async fn start_sandbox(world: World, addr: &str) -> Result<SandboxHandle> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Sandbox(format!("cannot listen on {addr}: {e}; pick another --addr")))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::Sandbox(format!("cannot listen on {addr}: {e}; pick another --addr"))
+    })?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sandbox = sandbox::Sandbox::new(world);
@@ -81,7 +81,9 @@ impl App {
                 eprintln!("ecsx: warning: {warning}");
             }
             if let Some(v) = &config.required_version {
-                crate::debug!("required_version {v:?} constrains ecspresso; ecsx notes it and goes on");
+                crate::debug!(
+                    "required_version {v:?} constrains ecspresso; ecsx notes it and goes on"
+                );
             }
             self.config = Some(config);
         }
@@ -134,7 +136,11 @@ impl App {
             Some(service) => Scope::Service(service),
             None => {
                 let td = self.task_definition()?;
-                Scope::Family(crate::definition::family(&td).unwrap_or_default().to_string())
+                Scope::Family(
+                    crate::definition::family(&td)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
             }
         };
         Ok(Target {
@@ -222,6 +228,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Tasks(args) => commands::tasks::run(&mut app, &args).await,
         Command::Status(args) => commands::status::run(&mut app, &args).await,
         Command::Render(args) => commands::render::run(&mut app, &args),
-        Command::Sandbox(SandboxCommand::Serve(args)) => commands::sandbox::serve(&mut app, &args).await,
+        Command::Sandbox(SandboxCommand::Serve(args)) => {
+            commands::sandbox::serve(&mut app, &args).await
+        }
     }
 }

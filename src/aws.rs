@@ -74,7 +74,11 @@ impl Aws {
                     .with_initial_backoff(Duration::from_millis(50))
                     .with_max_backoff(Duration::from_secs(5)),
             )
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).build());
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .build(),
+            );
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
@@ -97,9 +101,12 @@ impl Aws {
             }
         }
         let sdk = loader.load().await;
-        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| Error::NoRegion {
-            config: settings.config_label.clone(),
-        })?;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| Error::NoRegion {
+                config: settings.config_label.clone(),
+            })?;
         let endpoint = sdk
             .endpoint_url()
             .map(str::to_owned)
@@ -108,7 +115,11 @@ impl Aws {
             "region {region}, endpoint {endpoint}, profile {}",
             settings.profile.as_deref().unwrap_or("(default chain)")
         );
-        Ok(Aws { sdk, region, endpoint })
+        Ok(Aws {
+            sdk,
+            region,
+            endpoint,
+        })
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
@@ -139,7 +150,12 @@ impl Aws {
                 let chain = error_chain(&err);
                 crate::debug!("{operation}: {chain}");
                 let lower = chain.to_ascii_lowercase();
-                if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("failed to load") || lower.contains("not loaded") || lower.contains("provider")) {
+                if lower.contains("credential")
+                    && (lower.contains("no credentials")
+                        || lower.contains("failed to load")
+                        || lower.contains("not loaded")
+                        || lower.contains("provider"))
+                {
                     Error::NoCredentials
                 } else if let SdkError::TimeoutError(_) = err {
                     Error::Unreachable {

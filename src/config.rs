@@ -64,7 +64,10 @@ impl std::fmt::Debug for Config {
             .field("path", &self.path)
             .field("cluster", &self.cluster)
             .field("service", &self.service)
-            .field("plugins", &self.plugins.iter().map(|p| &p.name).collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -104,31 +107,41 @@ pub fn parse_timeout(text: &str) -> std::result::Result<Option<Duration>, String
     }
     // Go writes `10m0s`, `1h0m0s`: humantime wants units apart or joined,
     // both of which it accepts, so only Go's `ms`/`us`/`µs` need no help.
-    let parsed = humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+    let parsed =
+        humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
     Ok((!parsed.is_zero()).then_some(parsed))
 }
 
 impl Config {
     /// Load and render the config file.
     pub fn load(path: &Path) -> Result<Config> {
-        let source = std::fs::read_to_string(path).map_err(|e| Error::read_file(path, "config file", &e))?;
+        let source =
+            std::fs::read_to_string(path).map_err(|e| Error::read_file(path, "config file", &e))?;
         let rendered = Renderer::basic().render(path, &source)?;
-        let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).map_err(|e| yaml_error(path, &e))?;
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&rendered).map_err(|e| yaml_error(path, &e))?;
         let dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let map = match doc {
-            serde_yaml::Value::Mapping(map) => map,
-            serde_yaml::Value::Null => serde_yaml::Mapping::new(),
-            _ => {
-                return Err(Error::Config {
+        let map =
+            match doc {
+                serde_yaml::Value::Mapping(map) => map,
+                serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+                _ => return Err(Error::Config {
                     path: path.to_path_buf(),
-                    message: "the config must be a mapping of keys (region:, cluster:, service:, ...)".into(),
-                })
-            }
-        };
+                    message:
+                        "the config must be a mapping of keys (region:, cluster:, service:, ...)"
+                            .into(),
+                }),
+            };
         let mut config = Config {
             path: path.to_path_buf(),
             dir,
@@ -144,7 +157,9 @@ impl Config {
         };
         for (key, value) in map {
             let Some(key) = key.as_str().map(str::to_owned) else {
-                config.warnings.push(format!("{}: ignoring a non-string key", path.display()));
+                config
+                    .warnings
+                    .push(format!("{}: ignoring a non-string key", path.display()));
                 continue;
             };
             config.set(&key, value)?;
@@ -176,18 +191,24 @@ impl Config {
                 }
             }
             "service" => self.service = string(&value)?,
-            "service_definition" => self.service_definition = string(&value)?.map(|p| self.dir.join(p)),
+            "service_definition" => {
+                self.service_definition = string(&value)?.map(|p| self.dir.join(p))
+            }
             "task_definition" => self.task_definition = string(&value)?.map(|p| self.dir.join(p)),
             "timeout" => {
                 self.timeout = match &value {
                     serde_yaml::Value::Null => Some(DEFAULT_TIMEOUT),
-                    serde_yaml::Value::Number(n) => {
-                        parse_timeout(&n.to_string()).map_err(|e| bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s")))?
+                    serde_yaml::Value::Number(n) => parse_timeout(&n.to_string()).map_err(|e| {
+                        bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s"))
+                    })?,
+                    serde_yaml::Value::String(s) => parse_timeout(s).map_err(|e| {
+                        bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s"))
+                    })?,
+                    _ => {
+                        return Err(bad(
+                            "`timeout:` must be a duration like 5m, 300s or 10m0s".into()
+                        ))
                     }
-                    serde_yaml::Value::String(s) => {
-                        parse_timeout(s).map_err(|e| bad(format!("`timeout:` {e}; write it like 5m, 300s or 10m0s")))?
-                    }
-                    _ => return Err(bad("`timeout:` must be a duration like 5m, 300s or 10m0s".into())),
                 }
             }
             "required_version" => {
@@ -262,7 +283,11 @@ fn parse_plugins(value: &serde_yaml::Value) -> std::result::Result<Vec<Plugin>, 
             Some(c) => serde_json::to_value(c).map_err(|e| format!("plugins[{i}].config: {e}"))?,
             None => Value::Object(Default::default()),
         };
-        let func_prefix = item.get("func_prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let func_prefix = item
+            .get("func_prefix")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
         plugins.push(Plugin {
             name: name.to_string(),
             config,
@@ -276,7 +301,10 @@ fn parse_plugins(value: &serde_yaml::Value) -> std::result::Result<Vec<Plugin>, 
 fn load_definition(path: &Path, renderer: &Renderer, what: &'static str) -> Result<Value> {
     let source = std::fs::read_to_string(path).map_err(|e| Error::read_file(path, what, &e))?;
     let rendered = renderer.render(path, &source)?;
-    if matches!(path.extension().and_then(|e| e.to_str()), Some("jsonnet" | "libsonnet")) {
+    if matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonnet" | "libsonnet")
+    ) {
         return Err(Error::Config {
             path: path.to_path_buf(),
             message: "jsonnet definitions are not supported yet; render it with `jsonnet` to a .json file and point the config at that".into(),
@@ -287,15 +315,26 @@ fn load_definition(path: &Path, renderer: &Renderer, what: &'static str) -> Resu
         line: e.line(),
         column: e.column(),
         what: "JSON",
-        message: format!("{e}").split(" at line ").next().unwrap_or_default().to_string(),
+        message: format!("{e}")
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 
 /// A YAML error as one line with its position.
 pub fn yaml_error(path: &Path, err: &serde_yaml::Error) -> Error {
-    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
     let message = err.to_string();
-    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
     Error::Syntax {
         path: path.to_path_buf(),
         line,
@@ -312,9 +351,18 @@ mod tests {
     #[test]
     fn timeouts_parse_as_ecspresso_writes_them() {
         assert_eq!(parse_timeout("5m").unwrap(), Some(Duration::from_secs(300)));
-        assert_eq!(parse_timeout("300s").unwrap(), Some(Duration::from_secs(300)));
-        assert_eq!(parse_timeout("10m0s").unwrap(), Some(Duration::from_secs(600)));
-        assert_eq!(parse_timeout("1h30m").unwrap(), Some(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_timeout("300s").unwrap(),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_timeout("10m0s").unwrap(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            parse_timeout("1h30m").unwrap(),
+            Some(Duration::from_secs(5400))
+        );
         assert_eq!(parse_timeout("0").unwrap(), None);
         assert_eq!(parse_timeout("0s").unwrap(), None);
         assert_eq!(parse_timeout("90").unwrap(), Some(Duration::from_secs(90)));
@@ -326,11 +374,20 @@ mod tests {
     #[test]
     fn locate_prefers_the_flag_then_default_names_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(locate(None, dir.path()), Err(Error::ConfigNotFound { .. })));
+        assert!(matches!(
+            locate(None, dir.path()),
+            Err(Error::ConfigNotFound { .. })
+        ));
         std::fs::write(dir.path().join("ecspresso.json"), "{}").unwrap();
-        assert_eq!(locate(None, dir.path()).unwrap(), dir.path().join("ecspresso.json"));
+        assert_eq!(
+            locate(None, dir.path()).unwrap(),
+            dir.path().join("ecspresso.json")
+        );
         std::fs::write(dir.path().join("ecspresso.yaml"), "").unwrap();
-        assert_eq!(locate(None, dir.path()).unwrap(), dir.path().join("ecspresso.yaml"));
+        assert_eq!(
+            locate(None, dir.path()).unwrap(),
+            dir.path().join("ecspresso.yaml")
+        );
         let flag = Path::new("x.yml");
         assert_eq!(locate(Some(flag), dir.path()).unwrap(), flag);
     }

@@ -113,23 +113,41 @@ pub fn check_task_definition(path: &Path, value: &Value) -> Result<()> {
         .ok_or_else(|| bad("a task definition must be a JSON object"))?;
     let containers = map.get("containerDefinitions").and_then(Value::as_array);
     match containers {
-        None => return Err(bad("the task definition has no containerDefinitions; add at least one container")),
+        None => {
+            return Err(bad(
+                "the task definition has no containerDefinitions; add at least one container",
+            ))
+        }
         Some(c) if c.is_empty() => {
-            return Err(bad("the task definition's containerDefinitions is empty; add at least one container"))
+            return Err(bad(
+                "the task definition's containerDefinitions is empty; add at least one container",
+            ))
         }
         Some(c) => {
             for (i, container) in c.iter().enumerate() {
-                if container.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+                if container
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
                     return Err(Error::Config {
                         path: path.to_path_buf(),
-                        message: format!("containerDefinitions[{i}] has no name; give every container a name"),
+                        message: format!(
+                            "containerDefinitions[{i}] has no name; give every container a name"
+                        ),
                     });
                 }
             }
         }
     }
-    if map.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(bad("the task definition has no family; add \"family\": \"<name>\""));
+    if map
+        .get("family")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(bad(
+            "the task definition has no family; add \"family\": \"<name>\"",
+        ));
     }
     Ok(())
 }
@@ -144,7 +162,11 @@ pub fn container_names(value: &Value) -> Vec<&str> {
     value
         .get("containerDefinitions")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| c.get("name").and_then(Value::as_str)).collect())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -169,8 +191,14 @@ mod tests {
         assert_eq!(v["cpu"], "256");
         assert_eq!(v["ipcMode"], "none");
         assert_eq!(container_names(&v), vec!["app", "sidecar"]);
-        assert_eq!(v["containerDefinitions"][0]["dockerLabels"]["Com.Example"], "x");
-        assert_eq!(v["containerDefinitions"][0]["logConfiguration"]["options"]["Mode"], "m");
+        assert_eq!(
+            v["containerDefinitions"][0]["dockerLabels"]["Com.Example"],
+            "x"
+        );
+        assert_eq!(
+            v["containerDefinitions"][0]["logConfiguration"]["options"]["Mode"],
+            "m"
+        );
     }
 
     #[test]
@@ -184,7 +212,11 @@ mod tests {
         assert!(v.get("revision").is_none());
         assert!(v.get("taskDefinitionArn").is_none());
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["family", "containerDefinitions"], "key order is kept");
+        assert_eq!(
+            keys,
+            ["family", "containerDefinitions"],
+            "key order is kept"
+        );
     }
 
     #[test]
@@ -192,8 +224,13 @@ mod tests {
         let p = Path::new("td.json");
         let err = check_task_definition(p, &json!({"family": "web"})).unwrap_err();
         assert!(err.to_string().contains("containerDefinitions"), "{err}");
-        let err = check_task_definition(p, &json!({"family": "web", "containerDefinitions": []})).unwrap_err();
+        let err = check_task_definition(p, &json!({"family": "web", "containerDefinitions": []}))
+            .unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
-        assert!(check_task_definition(p, &json!({"family": "web", "containerDefinitions": [{"name": "a"}]})).is_ok());
+        assert!(check_task_definition(
+            p,
+            &json!({"family": "web", "containerDefinitions": [{"name": "a"}]})
+        )
+        .is_ok());
     }
 }

@@ -31,7 +31,12 @@ pub struct Target {
 pub const BATCH: usize = 100;
 
 /// Map the ECS errors that name the user's cluster or service.
-pub fn ecs_error<E, R>(aws: &Aws, target: &Target, operation: &'static str, err: aws_sdk_ecs::error::SdkError<E, R>) -> Error
+pub fn ecs_error<E, R>(
+    aws: &Aws,
+    target: &Target,
+    operation: &'static str,
+    err: aws_sdk_ecs::error::SdkError<E, R>,
+) -> Error
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -56,7 +61,11 @@ where
 
 /// List the tasks in scope with the given desired statuses, describing each
 /// page while the next one is listed. Order: as ListTasks returns them.
-pub async fn list_tasks(aws: &Aws, target: &Target, statuses: &[DesiredStatus]) -> Result<Vec<Task>> {
+pub async fn list_tasks(
+    aws: &Aws,
+    target: &Target,
+    statuses: &[DesiredStatus],
+) -> Result<Vec<Task>> {
     let ecs = aws.ecs();
     let mut batches = FuturesOrdered::new();
     for status in statuses {
@@ -80,7 +89,11 @@ pub async fn list_tasks(aws: &Aws, target: &Target, statuses: &[DesiredStatus]) 
             let ecs = ecs.clone();
             let cluster = target.cluster.clone();
             batches.push_back(tokio::spawn(async move {
-                ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await
+                ecs.describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(arns))
+                    .send()
+                    .await
             }));
         }
     }
@@ -95,7 +108,11 @@ pub async fn list_tasks(aws: &Aws, target: &Target, statuses: &[DesiredStatus]) 
 }
 
 /// Describe tasks by id or ARN; unknown ones are returned apart.
-pub async fn describe_tasks(aws: &Aws, target: &Target, ids: &[String]) -> Result<(Vec<Task>, Vec<String>)> {
+pub async fn describe_tasks(
+    aws: &Aws,
+    target: &Target,
+    ids: &[String],
+) -> Result<(Vec<Task>, Vec<String>)> {
     let out = aws
         .ecs()
         .describe_tasks()
@@ -122,10 +139,17 @@ fn is_full_id(text: &str) -> bool {
 }
 
 /// Find one task by id, ARN or unique id prefix among the tasks in scope.
-pub async fn find_task(aws: &Aws, target: &Target, id: &str, include_stopped: bool) -> Result<Task> {
+pub async fn find_task(
+    aws: &Aws,
+    target: &Target,
+    id: &str,
+    include_stopped: bool,
+) -> Result<Task> {
     let id = id.trim();
     if id.is_empty() {
-        return Err(Error::Usage("--task-id is empty; pass a task id, an ARN or a unique prefix".into()));
+        return Err(Error::Usage(
+            "--task-id is empty; pass a task id, an ARN or a unique prefix".into(),
+        ));
     }
     if is_full_id(id) {
         let (mut tasks, _missing) = describe_tasks(aws, target, &[id.to_string()]).await?;
@@ -143,7 +167,10 @@ pub async fn find_task(aws: &Aws, target: &Target, id: &str, include_stopped: bo
         &[DesiredStatus::Running]
     };
     let tasks = list_tasks(aws, target, statuses).await?;
-    let mut matching: Vec<Task> = tasks.into_iter().filter(|t| task_id(t).starts_with(id)).collect();
+    let mut matching: Vec<Task> = tasks
+        .into_iter()
+        .filter(|t| task_id(t).starts_with(id))
+        .collect();
     match matching.len() {
         1 => Ok(matching.remove(0)),
         0 => Err(Error::Task(format!(
@@ -229,6 +256,9 @@ mod tests {
     #[test]
     fn arn_segments() {
         assert_eq!(last_segment("arn:aws:ecs:r:a:task/cl/abc"), "abc");
-        assert_eq!(task_definition_label("arn:aws:ecs:r:a:task-definition/web:3"), "web:3");
+        assert_eq!(
+            task_definition_label("arn:aws:ecs:r:a:task-definition/web:3"),
+            "web:3"
+        );
     }
 }

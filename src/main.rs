@@ -8,12 +8,19 @@ fn main() -> ExitCode {
     let cli = match ecsx::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ecsx::error::exit::USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                ecsx::error::exit::USAGE
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code as u8);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ecsx: cannot start the async runtime: {e}");

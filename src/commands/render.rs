@@ -25,10 +25,14 @@ pub fn run(app: &mut App, args: &RenderArgs) -> Result<i32> {
             })
         }
         RenderTarget::TaskDefinition => app.task_definition()?,
-        RenderTarget::ServiceDefinition => app.service_definition()?.ok_or_else(|| Error::Config {
-            path: app.config().map(|c| c.path.clone()).unwrap_or_default(),
-            message: "no `service_definition:` set; add the path of your service definition file".into(),
-        })?,
+        RenderTarget::ServiceDefinition => {
+            app.service_definition()?.ok_or_else(|| Error::Config {
+                path: app.config().map(|c| c.path.clone()).unwrap_or_default(),
+                message:
+                    "no `service_definition:` set; add the path of your service definition file"
+                        .into(),
+            })?
+        }
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

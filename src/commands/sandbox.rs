@@ -13,7 +13,11 @@ use crate::error::{Error, Result};
 pub fn check_addr(addr: &str, allow_remote: bool) -> Result<SocketAddr> {
     let resolved: Vec<SocketAddr> = addr
         .to_socket_addrs()
-        .map_err(|e| Error::Usage(format!("--addr {addr}: {e}; write it as HOST:PORT, e.g. 127.0.0.1:4566")))?
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--addr {addr}: {e}; write it as HOST:PORT, e.g. 127.0.0.1:4566"
+            ))
+        })?
         .collect();
     let first = *resolved
         .first()
@@ -46,7 +50,10 @@ pub async fn serve(app: &mut App, args: &SandboxServeArgs) -> Result<i32> {
         writeln!(out, "http://{}", handle.addr)?;
         out.flush()?;
     }
-    eprintln!("ecsx: sandbox serving on http://{} (Ctrl-C to stop)", handle.addr);
+    eprintln!(
+        "ecsx: sandbox serving on http://{} (Ctrl-C to stop)",
+        handle.addr
+    );
     wait_for_signal().await;
     drop(handle);
     Ok(0)

@@ -46,11 +46,20 @@ pub async fn run(app: &mut App, args: &StatusArgs) -> Result<i32> {
     let mut w = std::io::BufWriter::new(stdout.lock());
     match args.output {
         TextFormat::Json => {
-            serde_json::to_writer_pretty(&mut w, &status_json(&service, &target.cluster, args.events))
-                .map_err(std::io::Error::from)?;
+            serde_json::to_writer_pretty(
+                &mut w,
+                &status_json(&service, &target.cluster, args.events),
+            )
+            .map_err(std::io::Error::from)?;
             writeln!(w)?;
         }
-        TextFormat::Text => write_text(&mut w, &service, &target.cluster, args.events, color_enabled(app.global.no_color))?,
+        TextFormat::Text => write_text(
+            &mut w,
+            &service,
+            &target.cluster,
+            args.events,
+            color_enabled(app.global.no_color),
+        )?,
     }
     w.flush()?;
     Ok(0)
@@ -63,7 +72,13 @@ fn last_events(service: &Service, n: usize) -> Vec<&aws_sdk_ecs::types::ServiceE
     events
 }
 
-fn write_text(w: &mut impl Write, s: &Service, cluster: &str, events: usize, color: bool) -> std::io::Result<()> {
+fn write_text(
+    w: &mut impl Write,
+    s: &Service,
+    cluster: &str,
+    events: usize,
+    color: bool,
+) -> std::io::Result<()> {
     let td = s.task_definition().map(task_definition_label).unwrap_or("");
     writeln!(w, "Service: {}", s.service_name().unwrap_or(""))?;
     writeln!(w, "Cluster: {cluster}")?;
@@ -85,8 +100,14 @@ fn write_text(w: &mut impl Write, s: &Service, cluster: &str, events: usize, col
     )?;
     writeln!(w, "Deployments:")?;
     for d in s.deployments() {
-        let rollout = d.rollout_state().map(|r| r.as_str().to_string()).unwrap_or_default();
-        let reason = d.rollout_state_reason().map(|r| format!(" ({r})")).unwrap_or_default();
+        let rollout = d
+            .rollout_state()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default();
+        let reason = d
+            .rollout_state_reason()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
         writeln!(
             w,
             "  {:8} {} desired:{} pending:{} running:{} failed:{} {}{}",

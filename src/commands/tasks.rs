@@ -50,11 +50,21 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
             if !tasks.is_empty() {
                 let color = color_enabled(app.global.no_color);
                 let mut table = Table::new(
-                    &["ID", "TaskDefinition", "LastStatus", "DesiredStatus", "CreatedAt", "Group", "LaunchType", "Exec"],
+                    &[
+                        "ID",
+                        "TaskDefinition",
+                        "LastStatus",
+                        "DesiredStatus",
+                        "CreatedAt",
+                        "Group",
+                        "LaunchType",
+                        "Exec",
+                    ],
                     color,
                 );
                 for task in &tasks {
-                    let mut cols: Vec<(String, String)> = columns(task).into_iter().map(cell).collect();
+                    let mut cols: Vec<(String, String)> =
+                        columns(task).into_iter().map(cell).collect();
                     let status = cols[2].0.clone();
                     cols[2] = colored(
                         status.clone(),
@@ -66,7 +76,15 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
                         color,
                     );
                     let exec = cols[7].0.clone();
-                    cols[7] = colored(exec.clone(), if exec == "ready" { Color::Green } else { Color::Yellow }, color);
+                    cols[7] = colored(
+                        exec.clone(),
+                        if exec == "ready" {
+                            Color::Green
+                        } else {
+                            Color::Yellow
+                        },
+                        color,
+                    );
                     table.row(cols);
                 }
                 table.write(&mut out)?;
@@ -81,12 +99,17 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
 fn columns(task: &Task) -> Vec<String> {
     vec![
         task_id(task).to_string(),
-        task.task_definition_arn().map(task_definition_label).unwrap_or("").to_string(),
+        task.task_definition_arn()
+            .map(task_definition_label)
+            .unwrap_or("")
+            .to_string(),
         task.last_status().unwrap_or("").to_string(),
         task.desired_status().unwrap_or("").to_string(),
         task.created_at().map(local_time).unwrap_or_default(),
         task.group().unwrap_or("").to_string(),
-        task.launch_type().map(|l| l.as_str().to_string()).unwrap_or_default(),
+        task.launch_type()
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default(),
         exec_readiness(task),
     ]
 }

@@ -1,4 +1,6 @@
 //! `ecsx exec`: the ECS Exec session, from the user's command to the
 //! data channel and back.
 
+pub mod channel;
+pub mod terminal;
 pub mod wrap;

@@ -48,7 +48,10 @@ pub fn shell_quote(arg: &str) -> String {
 
 /// The command line for `sh` from an argv, each argument kept exactly.
 pub fn join_argv(argv: &[String]) -> String {
-    argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A fresh random nonce for markers.
@@ -208,7 +211,11 @@ impl OutputFilter {
         // Find the exit marker; everything before it is output.
         if let Some(at) = find(&self.held, &self.exit) {
             let after = &self.held[at + self.exit.len()..];
-            let digits: Vec<u8> = after.iter().copied().take_while(u8::is_ascii_digit).collect();
+            let digits: Vec<u8> = after
+                .iter()
+                .copied()
+                .take_while(u8::is_ascii_digit)
+                .collect();
             let complete = after.len() > digits.len() && !digits.is_empty();
             if !complete {
                 // Wait for the rest of the exit line; keep the newline the
@@ -217,7 +224,10 @@ impl OutputFilter {
                 self.emit(&before, false, out);
                 return;
             }
-            let status = std::str::from_utf8(&digits).ok().and_then(|d| d.parse().ok()).unwrap_or(255);
+            let status = std::str::from_utf8(&digits)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(255);
             let mut before: Vec<u8> = self.held[..at].to_vec();
             // The script printed a newline before the marker.
             if before.ends_with(b"\r\n") && (self.mode == Mode::Interactive || self.invert_onlcr) {
@@ -283,12 +293,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// The length of the longest suffix of `hay` that is a proper prefix of `needle`.
 fn partial_suffix(hay: &[u8], needle: &[u8]) -> usize {
     let max = needle.len().saturating_sub(1).min(hay.len());
-    (1..=max).rev().find(|&n| hay[hay.len() - n..] == needle[..n]).unwrap_or(0)
+    (1..=max)
+        .rev()
+        .find(|&n| hay[hay.len() - n..] == needle[..n])
+        .unwrap_or(0)
 }
 
 /// How many trailing bytes are `\r`/`\n`: they might belong to the exit line.
 fn trailing_newline_run(hay: &[u8]) -> usize {
-    hay.iter().rev().take_while(|&&b| b == b'\n' || b == b'\r').count().min(2)
+    hay.iter()
+        .rev()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .count()
+        .min(2)
 }
 
 #[cfg(test)]
@@ -323,7 +340,11 @@ mod tests {
     }
 
     fn remote_stream(output: &[u8], status: i32, stty: bool) -> Vec<u8> {
-        let mut s = format!("motd banner\n__ecsx_{N}_ready{}\n", if stty { "r" } else { "t" }).into_bytes();
+        let mut s = format!(
+            "motd banner\n__ecsx_{N}_ready{}\n",
+            if stty { "r" } else { "t" }
+        )
+        .into_bytes();
         s = onlcr(&s);
         let mut body = output.to_vec();
         body.extend(format!("\n__ecsx_{N}_exit{status}\n").as_bytes());
@@ -338,7 +359,10 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("$HOME"), "'$HOME'");
-        assert_eq!(join_argv(&["echo".into(), "a\"b".into(), "*".into()]), "echo 'a\"b' '*'");
+        assert_eq!(
+            join_argv(&["echo".into(), "a\"b".into(), "*".into()]),
+            "echo 'a\"b' '*'"
+        );
     }
 
     #[test]
@@ -373,7 +397,10 @@ mod tests {
                     let chunks: Vec<&[u8]> = stream.chunks(split).collect();
                     let mut f = OutputFilter::new(Mode::OneOff, N);
                     let got = run(&mut f, &chunks);
-                    assert_eq!(got.stdout, *sample, "stty {stty} split {split} sample {sample:?}");
+                    assert_eq!(
+                        got.stdout, *sample,
+                        "stty {stty} split {split} sample {sample:?}"
+                    );
                     assert_eq!(got.stderr, b"motd banner\r\n");
                     assert_eq!(f.state(), &Remote::Exited(7));
                 }
@@ -412,7 +439,13 @@ mod tests {
     #[test]
     fn interactive_strips_the_exit_line_from_the_terminal() {
         let mut f = OutputFilter::new(Mode::Interactive, N);
-        let got = run(&mut f, &[b"$ exit 3\r\n", format!("\r\n__ecsx_{N}_exit3\r\n").as_bytes()]);
+        let got = run(
+            &mut f,
+            &[
+                b"$ exit 3\r\n",
+                format!("\r\n__ecsx_{N}_exit3\r\n").as_bytes(),
+            ],
+        );
         assert_eq!(got.stdout, b"$ exit 3\r\n");
         assert_eq!(f.state(), &Remote::Exited(3));
     }

@@ -189,19 +189,16 @@ impl RenderCtx {
     }
 
     /// `env NAME [FALLBACK...]`: the first non-empty variable among the
-    /// names; else, with several arguments, the last one as literal text;
-    /// else empty.
+    /// names, else the last argument as literal text. As in ecspresso
+    /// (kayac/go-config), `env `X`` with X unset gives "X" itself, which is
+    /// why real files write ``env `X` ``` for an empty default.
     pub(crate) fn env_fallback(&self, names: &[String]) -> String {
         for n in names {
             if let Some(v) = (self.env)(n).filter(|v| !v.is_empty()) {
                 return v;
             }
         }
-        if names.len() > 1 {
-            names[names.len() - 1].clone()
-        } else {
-            String::new()
-        }
+        names.last().cloned().unwrap_or_default()
     }
 
     pub(crate) fn must_env(&self, name: &str, line: usize) -> Result<String, TemplateError> {

@@ -60,7 +60,10 @@ fn go_env_with_fallbacks() {
     assert_eq!(ok(&r, "{{ env `NOPE` `latest` }}"), "latest");
     assert_eq!(ok(&r, "{{ env `EMPTY` `latest` }}"), "latest");
     assert_eq!(ok(&r, "{{ env `TAG` }}"), "v1");
-    assert_eq!(ok(&r, "{{ env `NOPE` }}"), "");
+    // As ecspresso: the last argument is the literal fallback, so a lone
+    // unset name gives itself; an explicit empty fallback gives "".
+    assert_eq!(ok(&r, "{{ env `NOPE` }}"), "NOPE");
+    assert_eq!(ok(&r, "{{ env `NOPE` `` }}"), "");
     assert_eq!(ok(&r, r#"{{ env "A" "B" "fallback" }}"#), "bee");
     assert_eq!(ok(&r, r#"{{ env "A" "C" "fallback" }}"#), "fallback");
     assert_eq!(ok(&r, r#"{{ env "TAG" "B" "fallback" }}"#), "v1");
@@ -580,7 +583,7 @@ fn state_load_errors_are_lazy_and_clear() {
     for (path, want) in cases {
         let r = load(path);
         // Nothing is read until a tfstate function is called.
-        assert_eq!(ok(&r, "plain {{ env `X` }}"), "plain ");
+        assert_eq!(ok(&r, "plain {{ env `X` `` }}"), "plain ");
         let e = err(&r, "{{ tfstate `output.vpc_id` }}");
         assert!(
             matches!(&e, TemplateError::TfstateLoad { path: p, .. } if *p == dir.join(path)),

@@ -49,7 +49,10 @@ pub fn ecsx() -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "test-secret-do-not-print")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/ecsx-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecsx-test/credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/ecsx-test/credentials",
+        )
         .env("TZ", "UTC")
         .stdin(Stdio::null());
     cmd
@@ -103,7 +106,9 @@ impl Sandbox {
     /// Serve the world derived from `config`, with an optional world file.
     pub fn start(config: &Path, world: Option<&Path>) -> Sandbox {
         let mut cmd = ecsx();
-        cmd.arg("--config").arg(config).args(["sandbox", "serve", "--addr", "127.0.0.1:0"]);
+        cmd.arg("--config")
+            .arg(config)
+            .args(["sandbox", "serve", "--addr", "127.0.0.1:0"]);
         if let Some(world) = world {
             cmd.arg("--world").arg(world);
         }
@@ -118,13 +123,20 @@ impl Sandbox {
     }
 
     fn spawn(mut cmd: Command) -> Sandbox {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn sandbox");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sandbox");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         if line.trim().is_empty() {
             let out = child.wait_with_output().unwrap();
-            panic!("sandbox did not start: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "sandbox did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Sandbox {
             child,

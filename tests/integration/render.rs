@@ -7,7 +7,10 @@ fn render(case: &str, what: &str, env: &[(&str, &str)]) -> serde_json::Value {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = run(cmd.arg("--config").arg(testdata(&format!("{case}/ecspresso.yml"))).args(["render", what]));
+    let out = run(cmd
+        .arg("--config")
+        .arg(testdata(&format!("{case}/ecspresso.yml")))
+        .args(["render", what]));
     assert_code(&out, 0);
     serde_json::from_str(&stdout(&out)).expect("render prints JSON")
 }
@@ -25,11 +28,18 @@ fn go_template_forms_render_as_ecspresso_does() {
 
 #[test]
 fn if_else_takes_the_other_branch_when_the_variable_is_set() {
-    let got = render("app", "task-definition", &[("ECSX_TEST_DEBUG", "1"), ("GREETING", "a\tb")]);
+    let got = render(
+        "app",
+        "task-definition",
+        &[("ECSX_TEST_DEBUG", "1"), ("GREETING", "a\tb")],
+    );
     let env = &got["containerDefinitions"][0]["environment"];
     assert_eq!(env[0]["value"], "a\tb");
     assert_eq!(env[1]["value"], "debug");
-    assert!(got["containerDefinitions"][0]["image"].as_str().unwrap().ends_with(":latest"));
+    assert!(got["containerDefinitions"][0]["image"]
+        .as_str()
+        .unwrap()
+        .ends_with(":latest"));
 }
 
 #[test]

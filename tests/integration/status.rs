@@ -9,7 +9,16 @@ fn text_shows_service_counts_deployments_and_events() {
     let out = run(sb.ecsx(&cfg).arg("status"));
     assert_code(&out, 0);
     let text = stdout(&out);
-    for fragment in ["Service: web", "Cluster: app-cluster", "TaskDefinition: web:1", "Exec: enabled", "Tasks: desired 2, running 2, pending 0", "Deployments:", "PRIMARY", "Events:"] {
+    for fragment in [
+        "Service: web",
+        "Cluster: app-cluster",
+        "TaskDefinition: web:1",
+        "Exec: enabled",
+        "Tasks: desired 2, running 2, pending 0",
+        "Deployments:",
+        "PRIMARY",
+        "Events:",
+    ] {
         assert!(text.contains(fragment), "lacks {fragment:?}:\n{text}");
     }
 }
@@ -18,7 +27,9 @@ fn text_shows_service_counts_deployments_and_events() {
 fn json_has_deployments_and_events_oldest_first() {
     let cfg = testdata("app/ecspresso.yml");
     let sb = Sandbox::start(&cfg, None);
-    let out = run(sb.ecsx(&cfg).args(["status", "-o", "json", "--events", "5"]));
+    let out = run(sb
+        .ecsx(&cfg)
+        .args(["status", "-o", "json", "--events", "5"]));
     assert_code(&out, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["service"], "web");
@@ -27,7 +38,10 @@ fn json_has_deployments_and_events_oldest_first() {
     assert_eq!(v["deployments"][0]["status"], "PRIMARY");
     let events = v["events"].as_array().unwrap();
     assert!(!events.is_empty() && events.len() <= 5);
-    let times: Vec<&str> = events.iter().map(|e| e["createdAt"].as_str().unwrap()).collect();
+    let times: Vec<&str> = events
+        .iter()
+        .map(|e| e["createdAt"].as_str().unwrap())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted, "oldest first");

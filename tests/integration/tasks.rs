@@ -17,7 +17,16 @@ fn table_lists_the_services_running_tasks() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "header + 2 tasks:\n{text}");
-    for h in ["ID", "TaskDefinition", "LastStatus", "DesiredStatus", "CreatedAt", "Group", "LaunchType", "Exec"] {
+    for h in [
+        "ID",
+        "TaskDefinition",
+        "LastStatus",
+        "DesiredStatus",
+        "CreatedAt",
+        "Group",
+        "LaunchType",
+        "Exec",
+    ] {
         assert!(lines[0].contains(h), "header lacks {h}: {}", lines[0]);
     }
     for line in &lines[1..] {
@@ -26,7 +35,10 @@ fn table_lists_the_services_running_tasks() {
         assert!(line.contains("service:web"), "{line}");
         assert!(line.contains("FARGATE"), "{line}");
         assert!(line.trim_end().ends_with("ready"), "{line}");
-        assert!(!line.contains('\x1b'), "no colour when not a terminal: {line}");
+        assert!(
+            !line.contains('\x1b'),
+            "no colour when not a terminal: {line}"
+        );
     }
 }
 
@@ -45,7 +57,12 @@ fn json_is_an_array_of_tasks_with_rfc3339_times() {
         assert_eq!(t["id"].as_str().unwrap().len(), 32);
         let created = t["createdAt"].as_str().unwrap();
         chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
-        let names: Vec<&str> = t["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = t["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["app", "sidecar"]);
     }
 }
@@ -66,15 +83,34 @@ fn tsv_has_eight_columns_and_no_header() {
 fn task_id_accepts_a_unique_prefix_and_names_unknown_ones() {
     let sb = Sandbox::start(&app(), None);
     let out = run(sb.ecsx(&app()).args(["tasks", "-o", "tsv"]));
-    let first = stdout(&out).lines().next().unwrap().split('\t').next().unwrap().to_string();
-    let out = run(sb.ecsx(&app()).args(["tasks", "-o", "tsv", "--task-id", &first[..12]]));
+    let first = stdout(&out)
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = run(sb
+        .ecsx(&app())
+        .args(["tasks", "-o", "tsv", "--task-id", &first[..12]]));
     assert_code(&out, 0);
     assert_eq!(stdout(&out).lines().count(), 1);
     assert!(stdout(&out).starts_with(&first));
     let out = run(sb.ecsx(&app()).args(["tasks", "--id", &first]));
     assert_code(&out, 0);
-    let out = run(sb.ecsx(&app()).args(["tasks", "--task-id", "ffffffffffffffffffffffffffffffff"]));
-    assert_one_line_error(&out, 1, &["ffffffffffffffffffffffffffffffff", "not found", "ecsx tasks --all"]);
+    let out = run(sb
+        .ecsx(&app())
+        .args(["tasks", "--task-id", "ffffffffffffffffffffffffffffffff"]));
+    assert_one_line_error(
+        &out,
+        1,
+        &[
+            "ffffffffffffffffffffffffffffffff",
+            "not found",
+            "ecsx tasks --all",
+        ],
+    );
     let out = run(sb.ecsx(&app()).args(["tasks", "--task-id", "zz"]));
     assert_one_line_error(&out, 1, &["no task matches \"zz\"", "service web"]);
 }
@@ -85,8 +121,10 @@ fn pages_of_a_large_service_are_all_listed() {
     let sb = Sandbox::with_world_text(&app(), dir.path(), "task_count: 250\n");
     let out = run(sb.ecsx(&app()).args(["tasks", "-o", "tsv"]));
     assert_code(&out, 0);
-    let ids: std::collections::BTreeSet<String> =
-        stdout(&out).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    let ids: std::collections::BTreeSet<String> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 250);
 }
 
@@ -94,7 +132,10 @@ fn pages_of_a_large_service_are_all_listed() {
 fn throttled_calls_are_retried() {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::with_world_text(&app(), dir.path(), "task_count: 300\nthrottle_rate: 0.3\n");
-    let out = run(sb.ecsx(&app()).env("AWS_MAX_ATTEMPTS", "10").args(["tasks", "-o", "tsv"]));
+    let out = run(sb
+        .ecsx(&app())
+        .env("AWS_MAX_ATTEMPTS", "10")
+        .args(["tasks", "-o", "tsv"]));
     assert_code(&out, 0);
     assert_eq!(stdout(&out).lines().count(), 300);
 }
@@ -136,7 +177,9 @@ fn a_closed_pipe_exits_zero_quietly() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     // The reader is dropped here, like `| head -1`.
     let out = child.wait_with_output().unwrap();
     assert!(first.starts_with("ID"), "{first}");

@@ -22,7 +22,10 @@ pub struct DataKey {
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DataKey")
-            .field("ciphertext_blob", &format_args!("<{} bytes>", self.ciphertext_blob.len()))
+            .field(
+                "ciphertext_blob",
+                &format_args!("<{} bytes>", self.ciphertext_blob.len()),
+            )
             .field("plaintext", &"<redacted>")
             .finish()
     }
@@ -32,8 +35,10 @@ impl fmt::Debug for DataKey {
 pub trait SessionBackend: Send + Sync + 'static {
     /// `ssm:ResumeSession`: `Ok(None)` when the service returns no token
     /// (the session has ended or timed out).
-    fn resume_session<'a>(&'a self, session_id: &'a str)
-        -> BoxFuture<'a, Result<Option<String>, String>>;
+    fn resume_session<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, String>>;
 
     /// `ssm:TerminateSession`.
     fn terminate_session<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
@@ -77,7 +82,10 @@ impl SessionBackend for AwsBackend {
                 .send()
                 .await
                 .map_err(|e| DisplayErrorContext(&e).to_string())?;
-            Ok(out.token_value().filter(|t| !t.is_empty()).map(str::to_owned))
+            Ok(out
+                .token_value()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned))
         })
     }
 

@@ -128,9 +128,13 @@ pub(crate) async fn dial(
         let (mut ws, _response) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
-        ws.send(WsMessage::text(open_frame(token, client_id, client_version)))
-            .await
-            .map_err(|e| connect_error(format!("cannot send the opening frame: {e}")))?;
+        ws.send(WsMessage::text(open_frame(
+            token,
+            client_id,
+            client_version,
+        )))
+        .await
+        .map_err(|e| connect_error(format!("cannot send the opening frame: {e}")))?;
         Ok(ws)
     };
     tokio::time::timeout(connect_timeout, attempt)

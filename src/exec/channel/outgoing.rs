@@ -3,7 +3,6 @@
 //! (protocol.md §4). Pure state; the I/O task does the sending.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Bytes;
@@ -76,7 +75,8 @@ impl Outgoing {
     }
 
     /// The current retransmission timeout.
-    pub(crate) fn rto(&self) -> Duration {
+    #[cfg(test)]
+    pub(crate) fn rto(&self) -> std::time::Duration {
         self.rtt.rto()
     }
 

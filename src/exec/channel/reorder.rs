@@ -42,7 +42,8 @@ impl Reorder {
         if seq < self.expected || self.buffer.contains_key(&seq) {
             return Arrival::Duplicate;
         }
-        if seq != self.expected && self.buffer.len() >= self.bound {
+        let ahead = self.buffer.len() - usize::from(self.buffer.contains_key(&self.expected));
+        if seq != self.expected && ahead >= self.bound {
             return Arrival::Dropped;
         }
         self.buffer.insert(seq, message);

@@ -225,6 +225,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
     let mut app = App::new(cli.global);
     match cli.command {
+        Command::Exec(args) => commands::exec::run(&mut app, &args)
+            .await
+            .map_err(|e| match e {
+                Error::Exec(_) | Error::Timeout(_) | Error::Interrupted | Error::InExec(_) => e,
+                other => Error::InExec(Box::new(other)),
+            }),
         Command::Tasks(args) => commands::tasks::run(&mut app, &args).await,
         Command::Status(args) => commands::status::run(&mut app, &args).await,
         Command::Render(args) => commands::render::run(&mut app, &args),

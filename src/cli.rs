@@ -57,6 +57,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a command in a running task's container through ECS Exec
+    Exec(ExecArgs),
     /// List the service's tasks
     Tasks(TasksArgs),
     /// Show the service's state, deployments and events
@@ -94,6 +96,42 @@ pub struct TasksArgs {
     /// Output format
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The task: an id, an ARN or a unique id prefix (default: pick among the
+    /// service's running tasks)
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// The container (default: the first one in the task's definition)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// The command as one shell string (instead of `-- CMD ARGS...`)
+    #[arg(long, value_name = "CMD", conflicts_with = "args")]
+    pub command: Option<String>,
+
+    /// A terminal session: raw keys, window size, Ctrl-C passed through
+    #[arg(long)]
+    pub interactive: bool,
+
+    /// Feed ecsx's stdin (or --input) to CMD in the container, e.g. `rails runner -`
+    #[arg(long, value_name = "CMD")]
+    pub pipe: Option<String>,
+
+    /// Text to feed to the --pipe command (default command: sh)
+    #[arg(long, short = 'i', value_name = "TEXT")]
+    pub input: Option<String>,
+
+    /// Bound the whole session (default: the config's timeout, 10m; 0 for none)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// The command and its arguments, each kept exactly
+    #[arg(last = true, value_name = "CMD")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

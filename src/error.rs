@@ -115,6 +115,25 @@ pub enum Error {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 
+    /// `exec` could not run the command (exit 255, as ssh).
+    #[error("{0}")]
+    Exec(String),
+
+    /// `exec` hit its timeout.
+    #[error(
+        "the session reached --timeout {0}; it was ended (pass a longer --timeout, or 0 for none)"
+    )]
+    Timeout(String),
+
+    /// `exec` was interrupted.
+    #[error("interrupted")]
+    Interrupted,
+
+    /// Any other error while running `exec`: exits 255 so that scripts can
+    /// tell ecsx's failures from the remote command's status.
+    #[error(transparent)]
+    InExec(Box<Error>),
+
     /// The sandbox could not start.
     #[error("sandbox: {0}")]
     Sandbox(String),
@@ -139,6 +158,9 @@ impl Error {
             | Error::Aws { .. }
             | Error::Io(_)
             | Error::Sandbox(_) => exit::AWS,
+            Error::Exec(_) | Error::InExec(_) => exit::EXEC_FAILURE,
+            Error::Timeout(_) => exit::TIMEOUT,
+            Error::Interrupted => exit::INTERRUPTED,
         }
     }
 

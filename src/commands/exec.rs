@@ -554,6 +554,11 @@ async fn drive(
     } else {
         None
     };
+    // Debug builds only: lets the tests prove the terminal survives a panic.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("ECSX_TEST_PANIC_IN_SESSION").is_some() {
+        panic!("panic requested by ECSX_TEST_PANIC_IN_SESSION");
+    }
     let mut input_task: Option<tokio::task::JoinHandle<Result<()>>> = None;
     if plan.mode == Mode::Interactive {
         input_task = Some(tokio::spawn(forward_terminal(channel.input())));

@@ -2,7 +2,7 @@
 //! which service and operation a request is for, and writing answers and
 //! errors the way the SDKs and the aws CLI parse them.
 //!
-//! - awsJson1_0/1_1 (ECS now; SSM, Logs, KMS, ECR, Secrets Manager later):
+//! - awsJson1_0/1_1 (ECS, SSM, KMS now; Logs, ECR, Secrets Manager later):
 //!   `X-Amz-Target: <prefix>.<Operation>`, JSON body; errors are 400 with
 //!   `{"__type": code, "message": ...}` and an `x-amzn-ErrorType` header.
 //! - awsQuery (STS now, IAM later): form body `Action=...&Version=...`; XML
@@ -20,6 +20,10 @@ use serde_json::Value;
 
 /// The `X-Amz-Target` prefix of ECS.
 pub(crate) const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+/// The `X-Amz-Target` prefix of SSM.
+pub(crate) const SSM_TARGET_PREFIX: &str = "AmazonSSM";
+/// The `X-Amz-Target` prefix of KMS.
+pub(crate) const KMS_TARGET_PREFIX: &str = "TrentService";
 /// The XML namespace of STS answers.
 pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
@@ -28,6 +32,8 @@ pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15
 pub(crate) enum ServiceId {
     Ecs,
     Sts,
+    Ssm,
+    Kms,
     /// A JSON target prefix or query service the sandbox does not emulate.
     Other(String),
 }
@@ -38,6 +44,8 @@ impl ServiceId {
         match self {
             ServiceId::Ecs => "ecs",
             ServiceId::Sts => "sts",
+            ServiceId::Ssm => "ssm",
+            ServiceId::Kms => "kms",
             ServiceId::Other(s) => s,
         }
     }
@@ -135,6 +143,8 @@ pub(crate) fn identify(headers: &HeaderMap, body: &[u8]) -> Option<Call> {
         let (prefix, operation) = target.rsplit_once('.').unwrap_or((target, ""));
         let service = match prefix {
             ECS_TARGET_PREFIX => ServiceId::Ecs,
+            SSM_TARGET_PREFIX => ServiceId::Ssm,
+            KMS_TARGET_PREFIX => ServiceId::Kms,
             other => ServiceId::Other(other.to_string()),
         };
         let content_type = match header_str(headers, header::CONTENT_TYPE.as_str()) {

@@ -7,7 +7,7 @@
 //! Entities refer to each other by name (cluster name, `family:revision`), not
 //! by ARN, so that changing `account` or `region` moves every ARN with it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,6 +41,13 @@ pub struct World {
     /// RUNNING tasks generated for each service that sets no `task_count` of its own,
     /// and for each standalone group.
     pub task_count: usize,
+    /// Seed of the generators behind the fault knobs; `None` is a fixed default,
+    /// so runs are reproducible either way.
+    pub seed: Option<u64>,
+    /// How ECS Exec sessions run, and the faults they suffer.
+    pub exec: ExecKnobs,
+    /// KMS keys besides those derived from clusters' `executeCommandConfiguration`.
+    pub kms_keys: Vec<KmsKey>,
     pub clusters: Vec<Cluster>,
     pub task_definitions: Vec<TaskDefinition>,
     pub services: Vec<Service>,
@@ -50,6 +57,62 @@ pub struct World {
     pub tasks: Vec<Task>,
     /// The moment the world was made; generated timestamps are set relative to it.
     pub epoch: DateTime<Utc>,
+}
+
+/// ECS Exec knobs: where the local processes run and the faults injected into
+/// their data channels (`exec:` in the world file, see docs/sandbox.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecKnobs {
+    /// Folder holding one working folder per task; `None`: a fresh temporary
+    /// folder per sandbox, removed when the sandbox is dropped.
+    pub root: Option<PathBuf>,
+    /// Hold back every input acknowledgement this long.
+    pub ack_delay: Duration,
+    /// Fraction of input acknowledgements withheld (the client resends).
+    pub ack_drop_rate: f64,
+    /// Fraction of output messages sent twice.
+    pub output_duplicate_rate: f64,
+    /// Fraction of output messages sent after their successor.
+    pub output_reorder_rate: f64,
+    /// Send `pause_publication` once after this many output messages ...
+    pub pause_after_messages: Option<u64>,
+    /// ... and `start_publication` this much later.
+    pub pause_for: Duration,
+    /// Drop the socket once, without a close frame, after this many output bytes.
+    pub drop_socket_after_bytes: Option<u64>,
+    /// Fail this many ExecuteCommand calls with TargetNotConnectedException first.
+    pub target_not_connected: u32,
+}
+
+impl Default for ExecKnobs {
+    fn default() -> ExecKnobs {
+        ExecKnobs {
+            root: None,
+            ack_delay: Duration::ZERO,
+            ack_drop_rate: 0.0,
+            output_duplicate_rate: 0.0,
+            output_reorder_rate: 0.0,
+            pause_after_messages: None,
+            pause_for: Duration::from_millis(500),
+            drop_socket_after_bytes: None,
+            target_not_connected: 0,
+        }
+    }
+}
+
+/// A KMS key (symmetric, ENCRYPT_DECRYPT).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KmsKey {
+    /// The key id (a UUID in AWS).
+    pub id: String,
+    /// Alias names, each `alias/...`.
+    pub aliases: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// The ARN, when it was named by one (a cluster's `kmsKeyId`); `None`:
+    /// made from the world's account and region.
+    pub arn: Option<String>,
 }
 
 /// What [`World::derive`] needs from an ecspresso config.
@@ -260,6 +323,9 @@ pub struct TaskContainer {
     pub health_status: String,
     /// The ExecuteCommandAgent; `None` when the task has exec disabled.
     pub exec_agent: Option<ManagedAgent>,
+    /// PATH of the commands ECS Exec runs in this container; `None`: the usual
+    /// system folders. Lets a world play an image without `sh` or `base64`.
+    pub exec_path: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -630,6 +696,9 @@ impl World {
             latency: Duration::ZERO,
             throttle_rate: 0.0,
             task_count: DEFAULT_TASK_COUNT,
+            seed: None,
+            exec: ExecKnobs::default(),
+            kms_keys: Vec::new(),
             clusters: Vec::new(),
             task_definitions: Vec::new(),
             services: Vec::new(),
@@ -910,6 +979,7 @@ impl World {
                     reason: None,
                     last_started_at: Some(started_at + chrono::Duration::seconds(5)),
                 }),
+                exec_path: None,
             })
             .collect();
         Task {
@@ -977,6 +1047,33 @@ impl Service {
 }
 
 impl Task {
+    /// What StopTask does: desired and last status STOPPED now, stop code
+    /// UserInitiated, the given reason, containers and agents stopped (exit
+    /// code 143, what SIGTERM gives, unless one is known). A task already
+    /// STOPPED is left as it is.
+    pub fn stop(&mut self, reason: &str, now: DateTime<Utc>) {
+        if self.last_status == TaskStatus::Stopped || self.last_status == TaskStatus::Deleted {
+            return;
+        }
+        self.desired_status = TaskStatus::Stopped;
+        self.last_status = TaskStatus::Stopped;
+        self.stop_code = Some("UserInitiated".to_string());
+        self.stopped_reason = Some(reason.to_string());
+        self.stopping_at = Some(now);
+        self.stopped_at = Some(now);
+        for c in &mut self.containers {
+            let was_running = c.last_status == TaskStatus::Running;
+            c.last_status = TaskStatus::Stopped;
+            if was_running {
+                c.exit_code.get_or_insert(143);
+            }
+            if let Some(agent) = &mut c.exec_agent {
+                agent.last_status = AgentStatus::Stopped;
+            }
+        }
+        self.version += 2;
+    }
+
     /// Turn ECS Exec on or off: on gives every container an ExecuteCommandAgent
     /// in the state its container implies; off removes the agents, as ECS does.
     pub fn set_exec(&mut self, enabled: bool) {

@@ -15,9 +15,9 @@ use serde_json::{Map, Value};
 
 use super::world::{
     default_deployment_configuration, name_from_arn, primary_deployment, runtime_id, uuid_id,
-    AgentStatus, Cluster, Deployment, ExecLogConfiguration, ExecLogging,
-    ExecuteCommandConfiguration, LaunchType, ManagedAgent, Service, ServiceEvent, Tag, Task,
-    TaskContainer, TaskDefinition, TaskStatus, World,
+    AgentStatus, Cluster, Deployment, ExecKnobs, ExecLogConfiguration, ExecLogging,
+    ExecuteCommandConfiguration, KmsKey, LaunchType, ManagedAgent, Service, ServiceEvent, Tag,
+    Task, TaskContainer, TaskDefinition, TaskStatus, World,
 };
 
 /// Why a world file could not be loaded.
@@ -201,6 +201,10 @@ struct WorldFile {
     #[serde(default, deserialize_with = "de_rate")]
     throttle_rate: Option<f64>,
     task_count: Option<usize>,
+    seed: Option<u64>,
+    exec: Option<ExecKnobsEntry>,
+    #[serde(default)]
+    kms_keys: Vec<KmsKeyEntry>,
     #[serde(default)]
     clusters: Vec<ClusterEntry>,
     #[serde(default)]
@@ -231,6 +235,50 @@ struct ExecEntry {
     kms_key_id: Option<String>,
     logging: Option<ExecLogging>,
     log_configuration: Option<ExecLogConfiguration>,
+}
+
+/// `exec:`: where ECS Exec runs its processes, and the faults of its data channels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecKnobsEntry {
+    root: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_latency")]
+    ack_delay: Option<Duration>,
+    #[serde(default, deserialize_with = "de_rate")]
+    ack_drop_rate: Option<f64>,
+    #[serde(default, deserialize_with = "de_rate")]
+    output_duplicate_rate: Option<f64>,
+    #[serde(default, deserialize_with = "de_rate")]
+    output_reorder_rate: Option<f64>,
+    pause_after_messages: Option<u64>,
+    #[serde(default, deserialize_with = "de_latency")]
+    pause_for: Option<Duration>,
+    drop_socket_after_bytes: Option<u64>,
+    target_not_connected: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KmsKeyEntry {
+    id: Option<String>,
+    #[serde(default, deserialize_with = "de_aliases")]
+    aliases: Option<Vec<String>>,
+    description: Option<String>,
+    enabled: Option<bool>,
+    created_at: Option<When>,
+}
+
+fn de_aliases<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let aliases = Vec::<String>::deserialize(d)?;
+    for alias in &aliases {
+        let name = alias.strip_prefix("alias/").unwrap_or("");
+        if name.is_empty() || name.starts_with("aws/") {
+            return Err(serde::de::Error::custom(format!(
+                "`{alias}` is not an alias name: write `alias/NAME` (not `alias/aws/...`, which AWS keeps)"
+            )));
+        }
+    }
+    Ok(Some(aliases))
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +378,8 @@ struct ContainerEntry {
     /// The ExecuteCommandAgent's lastStatus.
     agent: Option<AgentStatus>,
     agent_reason: Option<String>,
+    /// PATH of the commands ECS Exec runs there.
+    exec_path: Option<String>,
 }
 
 fn tags(map: BTreeMap<String, String>) -> Vec<Tag> {
@@ -399,6 +449,15 @@ impl Applier<'_> {
         if let Some(count) = file.task_count {
             w.task_count = count;
         }
+        if file.seed.is_some() {
+            w.seed = file.seed;
+        }
+        if let Some(x) = file.exec {
+            apply_exec_knobs(&mut w.exec, x);
+        }
+        for (i, entry) in file.kms_keys.into_iter().enumerate() {
+            self.kms_key(i, entry);
+        }
         for entry in file.clusters {
             self.cluster(entry);
         }
@@ -413,6 +472,45 @@ impl Applier<'_> {
             self.task(i, entry)?;
         }
         Ok(self.world)
+    }
+
+    fn kms_key(&mut self, i: usize, e: KmsKeyEntry) {
+        let epoch = self.world.epoch;
+        let id = e.id.clone().unwrap_or_else(|| {
+            let seed = e
+                .aliases
+                .as_ref()
+                .and_then(|a| a.first().cloned())
+                .unwrap_or_else(|| i.to_string());
+            uuid_id(&format!("kms/{seed}"))
+        });
+        let index = match self.world.kms_keys.iter().position(|k| k.id == id) {
+            Some(k) => k,
+            None => {
+                self.world.kms_keys.push(KmsKey {
+                    id: id.clone(),
+                    aliases: Vec::new(),
+                    description: String::new(),
+                    enabled: true,
+                    created_at: epoch - chrono::Duration::days(30),
+                    arn: None,
+                });
+                self.world.kms_keys.len() - 1
+            }
+        };
+        let k = &mut self.world.kms_keys[index];
+        if let Some(v) = e.aliases {
+            k.aliases = v;
+        }
+        if let Some(v) = e.description {
+            k.description = v;
+        }
+        if let Some(v) = e.enabled {
+            k.enabled = v;
+        }
+        if let Some(v) = e.created_at {
+            k.created_at = v.resolve(epoch);
+        }
     }
 
     fn cluster(&mut self, e: ClusterEntry) {
@@ -1001,6 +1099,7 @@ impl Applier<'_> {
                             reason: None,
                             last_started_at: task.started_at,
                         }),
+                        exec_path: None,
                     });
                     task.containers.len() - 1
                 }
@@ -1026,6 +1125,9 @@ impl Applier<'_> {
             if let Some(v) = c.health_status {
                 x.health_status = v;
             }
+            if let Some(v) = c.exec_path {
+                x.exec_path = Some(v);
+            }
             if c.agent.is_some() || c.agent_reason.is_some() {
                 if !exec {
                     return Err(self.invalid(format!(
@@ -1050,6 +1152,36 @@ impl Applier<'_> {
             }
         }
         Ok(())
+    }
+}
+
+fn apply_exec_knobs(k: &mut ExecKnobs, x: ExecKnobsEntry) {
+    if let Some(v) = x.root {
+        k.root = Some(v);
+    }
+    if let Some(v) = x.ack_delay {
+        k.ack_delay = v;
+    }
+    if let Some(v) = x.ack_drop_rate {
+        k.ack_drop_rate = v;
+    }
+    if let Some(v) = x.output_duplicate_rate {
+        k.output_duplicate_rate = v;
+    }
+    if let Some(v) = x.output_reorder_rate {
+        k.output_reorder_rate = v;
+    }
+    if let Some(v) = x.pause_after_messages {
+        k.pause_after_messages = Some(v);
+    }
+    if let Some(v) = x.pause_for {
+        k.pause_for = v;
+    }
+    if let Some(v) = x.drop_socket_after_bytes {
+        k.drop_socket_after_bytes = Some(v);
+    }
+    if let Some(v) = x.target_not_connected {
+        k.target_not_connected = v;
     }
 }
 

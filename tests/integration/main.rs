@@ -4,6 +4,8 @@
 
 mod common;
 mod errors;
+mod exec;
+mod interactive;
 mod render;
 mod status;
 mod tasks;

@@ -1,0 +1,295 @@
+//! `ecsx exec` end to end: the binary, the SDK, the sandbox's data channel,
+//! and local processes in pseudo-terminals.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::common::*;
+
+fn app() -> std::path::PathBuf {
+    testdata("app/ecspresso.yml")
+}
+
+/// A sandbox whose service runs one task (so no picker), plus world text.
+fn one_task(extra: &str) -> (tempfile::TempDir, Sandbox) {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(&app(), dir.path(), &format!("task_count: 1\n{extra}"));
+    (dir, sb)
+}
+
+fn exec(sb: &Sandbox) -> Command {
+    let mut cmd = sb.ecsx(&app());
+    cmd.arg("exec");
+    cmd
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn one_off_stdout_is_exactly_the_commands_output() {
+    let (_d, sb) = one_task("");
+    let out = run(exec(&sb).args(["--", "echo", "hi"]));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "hi\n");
+    assert!(stderr(&out).contains("ecsx: "), "banners go to stderr");
+}
+
+#[test]
+fn the_remote_exit_status_is_ours() {
+    let (_d, sb) = one_task("");
+    for code in [0, 1, 7, 42, 255] {
+        let out = run(exec(&sb).args(["--", "sh", "-c", &format!("echo out; exit {code}")]));
+        assert_code(&out, code);
+        assert_eq!(stdout(&out), "out\n");
+    }
+    let out = run(exec(&sb).args(["--command", "exit 3"]));
+    assert_code(&out, 3);
+}
+
+#[test]
+fn arguments_survive_any_quoting() {
+    let (_d, sb) = one_task("");
+    let tricky = [
+        "a b",
+        "it's",
+        "\"dq\"",
+        "$HOME",
+        "`id`",
+        "*",
+        "line1\nline2",
+        "back\\slash",
+        "",
+        "--",
+        "ü日本",
+    ];
+    let out = run(exec(&sb).args(["--", "printf", "[%s]\\n"]).args(tricky));
+    assert_code(&out, 0);
+    let expected: String = tricky.iter().map(|a| format!("[{a}]\n")).collect();
+    assert_eq!(stdout(&out), expected);
+}
+
+#[test]
+fn binary_output_is_byte_identical() {
+    let (dir, sb) = one_task("");
+    let mut data: Vec<u8> = (0..=255u8).cycle().take(256 * 1024).collect();
+    data.extend_from_slice(b"\r\n\n\r\r\nend without newline");
+    let file = dir.path().join("blob.bin");
+    std::fs::write(&file, &data).unwrap();
+    let out = run(exec(&sb).args(["--", "cat"]).arg(&file));
+    assert_code(&out, 0);
+    assert_eq!(out.stdout.len(), data.len());
+    assert_eq!(sha(&out.stdout), sha(&data));
+}
+
+#[test]
+fn pipe_streams_stdin_into_the_command() {
+    let (_d, sb) = one_task("");
+    let data: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let mut child = exec(&sb)
+        .args(["--pipe", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = data.clone();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&feed).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_code(&out, 0);
+    assert_eq!(out.stdout.len(), data.len(), "{}", stderr(&out));
+    assert_eq!(sha(&out.stdout), sha(&data));
+}
+
+#[test]
+fn input_text_feeds_sh_by_default() {
+    let (_d, sb) = one_task("");
+    let out = run(exec(&sb).args(["-i", "echo \"from $((40 + 2))\"; exit 5"]));
+    assert_code(&out, 5);
+    assert_eq!(stdout(&out), "from 42\n");
+    let out = run(exec(&sb).args(["--pipe", "wc -l", "--input", "a\nb\nc"]));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), "3");
+}
+
+#[test]
+fn a_heredoc_on_stdin_runs_as_a_script() {
+    let (_d, sb) = one_task("");
+    let mut child = exec(&sb)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"x='Hello from sh'\necho \"$x\"\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "Hello from sh\n");
+}
+
+#[test]
+fn the_first_container_is_the_default_and_others_can_be_named() {
+    let (_d, sb) = one_task("");
+    let out = run(exec(&sb).args(["--", "printenv", "MODE"]));
+    assert_code(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        "production\n",
+        "the app container's environment"
+    );
+    let out = run(exec(&sb).args(["--container", "sidecar", "--", "printenv", "MODE"]));
+    assert_code(&out, 1);
+    let out = run(exec(&sb).args(["--container", "nope", "--", "true"]));
+    assert_one_line_error(&out, 255, &["no container \"nope\"", "app, sidecar"]);
+}
+
+#[test]
+fn timeout_ends_the_session_with_124() {
+    let (_d, sb) = one_task("");
+    let started = Instant::now();
+    let out = run(exec(&sb).args(["--timeout", "1s", "--", "sleep", "30"]));
+    assert_code(&out, 124);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
+}
+
+#[test]
+fn several_tasks_without_a_terminal_fail_with_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(&app(), dir.path(), "task_count: 3\n");
+    let out = run(exec(&sb).args(["--", "true"]));
+    assert_one_line_error(&out, 255, &["3 tasks are running", "--task-id"]);
+}
+
+const BROKEN: &str = "tasks:
+  - id: aaaa0000000000000000000000000001
+    service: web
+  - id: aaaa0000000000000000000000000002
+    service: web
+  - id: bbbb00000000000000000000000000e0
+    service: web
+    enable_execute_command: false
+  - id: bbbb0000000000000000000000000a9e
+    service: web
+    containers:
+      - name: app
+        agent: PENDING
+  - id: bbbb0000000000000000000000005709
+    service: web
+    last_status: STOPPED
+    stopped_reason: \"Essential container in task exited\"
+";
+
+#[test]
+fn task_ids_ids_prefixes_and_their_errors() {
+    let (_d, sb) = one_task(BROKEN);
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "aaaa0000000000000000000000000001",
+        "--",
+        "echo",
+        "ok",
+    ]));
+    assert_code(&out, 0);
+    let out = run(exec(&sb).args(["--id", "aaaa", "--", "true"]));
+    assert_one_line_error(
+        &out,
+        255,
+        &[
+            "ambiguous",
+            "aaaa0000000000000000000000000001",
+            "aaaa0000000000000000000000000002",
+        ],
+    );
+    let out = run(exec(&sb).args(["--task-id", "cccc", "--", "true"]));
+    assert_one_line_error(&out, 255, &["no task matches \"cccc\""]);
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "ffffffffffffffffffffffffffffffff",
+        "--",
+        "true",
+    ]));
+    assert_one_line_error(&out, 255, &["not found"]);
+}
+
+#[test]
+fn exec_refuses_tasks_where_exec_cannot_work() {
+    let (_d, sb) = one_task(BROKEN);
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "bbbb00000000000000000000000000e0",
+        "--",
+        "true",
+    ]));
+    assert_one_line_error(
+        &out,
+        255,
+        &["without exec enabled", "--enable-execute-command"],
+    );
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "bbbb0000000000000000000000000a9e",
+        "--",
+        "true",
+    ]));
+    assert_one_line_error(&out, 255, &["PENDING", "app"]);
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "bbbb0000000000000000000000005709",
+        "--",
+        "true",
+    ]));
+    assert_one_line_error(
+        &out,
+        255,
+        &["STOPPED", "Essential container in task exited"],
+    );
+}
+
+#[test]
+fn bad_flags_are_one_line_255() {
+    let (_d, sb) = one_task("");
+    let out = run(exec(&sb).args(["--pipe", "sh", "--interactive"]));
+    assert_one_line_error(&out, 255, &["--pipe and --interactive"]);
+    let out = run(exec(&sb).args(["--command", ""]));
+    assert_one_line_error(&out, 255, &["empty"]);
+    let out = run(exec(&sb).args(["--timeout", "soon", "--", "true"]));
+    assert_one_line_error(&out, 255, &["--timeout"]);
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let (_d, sb) = one_task("");
+    let out = run(exec(&sb)
+        .env("AWS_SESSION_TOKEN", "SESSIONTOKENSECRET")
+        .arg("--debug")
+        .args(["--", "echo", "hi"]));
+    assert_code(&out, 0);
+    let all = stdout(&out) + &stderr(&out);
+    for secret in [
+        "test-secret-do-not-print",
+        "SESSIONTOKENSECRET",
+        "AKIDTESTEXAMPLE",
+    ] {
+        assert!(!all.contains(secret), "{secret} leaked:\n{all}");
+    }
+    // The session's own token travels in ExecuteCommand's answer: never shown.
+    assert!(!all.to_ascii_lowercase().contains("tokenvalue"), "{all}");
+}

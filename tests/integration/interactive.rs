@@ -1,0 +1,297 @@
+//! Interactive sessions under tmux: typing, resizing, Ctrl-C, exit, and the
+//! local terminal restored (`stty -a` identical) after every kind of ending.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A private tmux server running one shell in a pane.
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(env: &[(&str, String)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+            eprintln!("tmux not found: skipping the interactive test");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("ecsx-test-{}-{}", std::process::id(), rand_suffix());
+        let mut cmd = Command::new("tmux");
+        cmd.args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+        ]);
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        cmd.args(["sh"]);
+        let ok = cmd.status().unwrap().success();
+        assert!(ok, "tmux new-session");
+        let t = Tmux { socket, dir };
+        t.wait_for("$", Duration::from_secs(10));
+        Some(t)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "0"])
+            .args(keys)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn line(&self, text: &str) {
+        self.send(&["-l", text]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                "0",
+                "-S",
+                "-200",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[track_caller]
+    fn wait_for(&self, text: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > limit {
+                panic!("timed out waiting for {text:?}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "resize-window",
+                "-t",
+                "0",
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Run ecsx in the pane between two `stty -a` snapshots; returns the
+    /// marker the pane prints with ecsx's exit status when it is done.
+    fn run_between_snapshots(&self, ecsx_args: &str, tag: &str) -> String {
+        let env = if tag == "panic" {
+            "ECSX_TEST_PANIC_IN_SESSION=1 "
+        } else {
+            ""
+        };
+        let before = self.path(&format!("{tag}.before"));
+        let after = self.path(&format!("{tag}.after"));
+        self.line(&format!(
+            "stty -a > {}; {env}{} {ecsx_args}; s=$?; stty -a > {}; echo DONE-{tag}-$s",
+            before.display(),
+            env!("CARGO_BIN_EXE_ecsx"),
+            after.display()
+        ));
+        format!("DONE-{tag}-")
+    }
+
+    #[track_caller]
+    fn assert_restored(&self, tag: &str) {
+        let before = std::fs::read_to_string(self.path(&format!("{tag}.before"))).unwrap();
+        let after = std::fs::read_to_string(self.path(&format!("{tag}.after"))).unwrap();
+        assert_eq!(before, after, "stty -a differs after the {tag} ending");
+    }
+
+    #[track_caller]
+    fn exit_status(&self, marker: &str, limit: Duration) -> i32 {
+        let screen = self.wait_for(marker, limit);
+        let tail = screen.split(marker).nth(1).unwrap();
+        tail.split_whitespace().next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// The environment the pane's shell gets: what `ecsx()` would set.
+fn pane_env(sb_url: &str, config: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "AKIDTESTEXAMPLE".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret-do-not-print".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent/ecsx-test/config".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/ecsx-test/credentials".into(),
+        ),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL", sb_url.into()),
+        ("ECSPRESSO_CONFIG", config.display().to_string()),
+        ("ECSX_TASK_POLL_INTERVAL", "300ms".into()),
+        ("PS1", "$ ".into()),
+        ("TERM", "xterm".into()),
+    ]
+}
+
+#[test]
+fn type_resize_interrupt_and_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(
+        &testdata("app/ecspresso.yml"),
+        dir.path(),
+        "task_count: 1\n",
+    );
+    let Some(t) = Tmux::start(&pane_env(&sb.url, &testdata("app/ecspresso.yml"))) else {
+        return;
+    };
+    let done = t.run_between_snapshots("exec --interactive -- sh", "normal");
+    t.wait_for("container app", Duration::from_secs(20));
+    t.line("PS1='remote> '");
+    t.wait_for("remote> ", Duration::from_secs(10));
+    t.line("echo typed-$((20 + 22))");
+    t.wait_for("typed-42", Duration::from_secs(10));
+    t.resize(120, 40);
+    std::thread::sleep(Duration::from_millis(300));
+    t.line("stty size");
+    t.wait_for("40 120", Duration::from_secs(10));
+    t.line("sleep 100");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send(&["C-c"]);
+    t.line("echo after-interrupt-$?");
+    t.wait_for("after-interrupt-130", Duration::from_secs(10));
+    t.line("exit 4");
+    assert_eq!(t.exit_status(&done, Duration::from_secs(20)), 4);
+    t.assert_restored("normal");
+}
+
+#[test]
+fn the_terminal_is_restored_after_every_other_ending() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = testdata("app/ecspresso.yml");
+    // A sandbox of its own, to be killed.
+    let doomed = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 1\n");
+    let sb = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 1\n");
+    let Some(t) = Tmux::start(&pane_env(&sb.url, &cfg)) else {
+        return;
+    };
+
+    // Timeout.
+    let done = t.run_between_snapshots("exec --interactive --timeout 2s -- sh", "timeout");
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 124);
+    t.assert_restored("timeout");
+
+    // The remote process killed.
+    let pidfile = t.path("remote.pid");
+    let done = t.run_between_snapshots(
+        &format!(
+            "exec --interactive -- sh -c 'echo $$ > {}; exec sleep 100'",
+            pidfile.display()
+        ),
+        "killed",
+    );
+    let start = Instant::now();
+    while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no remote pid");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    let status = t.exit_status(&done, Duration::from_secs(20));
+    assert_eq!(
+        status, 137,
+        "the remote status of a process killed by SIGKILL"
+    );
+    t.assert_restored("killed");
+
+    // The sandbox killed mid-session.
+    let done = t.run_between_snapshots(
+        &format!("--endpoint-url {} exec --interactive -- sh", doomed.url),
+        "sandbox",
+    );
+    t.wait_for("container app", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    drop(doomed);
+    assert_eq!(t.exit_status(&done, Duration::from_secs(60)), 255);
+    t.assert_restored("sandbox");
+
+    // An error: the task stops during the session.
+    let out = run(sb.ecsx(&cfg).args(["tasks", "-o", "tsv"]));
+    let task = stdout(&out).split('\t').next().unwrap().to_string();
+    let done = t.run_between_snapshots("exec --interactive -- sh", "stopped");
+    t.wait_for("container app", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    stop_task(&sb.url, "app-cluster", &task);
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 255);
+    t.assert_restored("stopped");
+    let screen = t.screen();
+    assert!(screen.contains("stopped during the session"), "{screen}");
+
+    // A panic inside the session (debug builds honour the hook).
+    let sb2 = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 1\n");
+    let done = t.run_between_snapshots(
+        &format!("--endpoint-url {} exec --interactive -- sh", sb2.url),
+        "panic",
+    );
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 101);
+    t.assert_restored("panic");
+}
+
+/// ECS StopTask against the sandbox, as any client would send it.
+pub fn stop_task(url: &str, cluster: &str, task: &str) {
+    let body =
+        format!(r#"{{"cluster":"{cluster}","task":"{task}","reason":"Stopped by the test"}}"#);
+    let answer = post(url, "AmazonEC2ContainerServiceV20141113.StopTask", &body);
+    assert!(answer.contains("STOPPED"), "StopTask answer: {answer}");
+}

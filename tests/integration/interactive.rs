@@ -295,3 +295,35 @@ pub fn stop_task(url: &str, cluster: &str, task: &str) {
     let answer = post(url, "AmazonEC2ContainerServiceV20141113.StopTask", &body);
     assert!(answer.contains("STOPPED"), "StopTask answer: {answer}");
 }
+
+#[test]
+fn the_picker_numbers_tasks_and_ctrl_c_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = testdata("app/ecspresso.yml");
+    let sb = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 3\n");
+    let Some(t) = Tmux::start(&pane_env(&sb.url, &cfg)) else { return };
+    let out = run(sb.ecsx(&cfg).args(["tasks", "-o", "tsv"]));
+    let ids: Vec<String> = stdout(&out).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 3);
+
+    let done = t.run_between_snapshots("exec -- echo picked", "pick");
+    let screen = t.wait_for("Select task number (1-3):", Duration::from_secs(20));
+    for (i, id) in ids.iter().enumerate() {
+        assert!(screen.contains(&format!("{}. {id} (RUNNING, started ", i + 1)), "{screen}");
+    }
+    assert!(screen.contains("exec ready"), "{screen}");
+    t.line("9");
+    t.wait_for("Enter a number from 1 to 3.", Duration::from_secs(10));
+    t.line("2");
+    assert_eq!(t.exit_status(&done, Duration::from_secs(20)), 0);
+    let screen = t.screen();
+    assert!(screen.contains(&format!("task {}", ids[1])), "{screen}");
+    assert!(screen.contains("picked"), "{screen}");
+
+    let done = t.run_between_snapshots("exec -- echo never", "cancel");
+    t.wait_for("Select task number (1-3):", Duration::from_secs(20));
+    t.send(&["C-c"]);
+    assert_eq!(t.exit_status(&done, Duration::from_secs(20)), 130);
+    t.assert_restored("cancel");
+    assert!(!t.screen().contains("never\n"));
+}

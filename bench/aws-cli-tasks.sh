@@ -9,6 +9,8 @@
 set -euo pipefail
 endpoint=$1 cluster=$2 service=$3
 aws=${AWS_CLI:-aws}
+# aws CLI v1 reads AWS_DEFAULT_REGION only; take AWS_REGION as v2 does.
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-${AWS_REGION:-}}
 
 "$aws" --endpoint-url "$endpoint" ecs list-tasks \
     --cluster "$cluster" --service-name "$service" --desired-status RUNNING \

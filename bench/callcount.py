@@ -108,6 +108,9 @@ def summary(log_path, t0=None):
     print(f"first call starts at {1000 * (calls[0][0] - base):.1f} ms, "
           f"last call ends at {1000 * (max(e for _, e, _, _ in calls) - base):.1f} ms"
           + (" (from process start)" if t0 is not None else ""))
+    for op in sorted(ops):
+        d = sorted(1000 * (e - s) for s, e, _, o in calls if o == op)
+        print(f"{op}: answered in median {d[len(d) // 2]:.1f} ms (min {d[0]:.1f}, max {d[-1]:.1f})")
     lists = [c for c in calls if c[3] == "ListTasks"]
     if len(lists) > 1:
         gaps = [1000 * (b[0] - a[1]) for a, b in zip(lists, lists[1:])]

@@ -61,11 +61,18 @@ where
 
 /// List the tasks in scope with the given desired statuses, describing each
 /// page while the next one is listed. Order: as ListTasks returns them.
-pub async fn list_tasks(
-    aws: &Aws,
-    target: &Target,
-    statuses: &[DesiredStatus],
-) -> Result<Vec<Task>> {
+pub async fn list_tasks(aws: &Aws, target: &Target, statuses: &[DesiredStatus]) -> Result<Vec<Task>> {
+    list_tasks_as(aws, target, statuses, |task| task).await
+}
+
+/// Like [`list_tasks`], but each described task is turned into `T` as soon as
+/// its page is described, so that a caller that needs a few fields of 5,000
+/// tasks never holds 5,000 full task documents.
+pub async fn list_tasks_as<T, F>(aws: &Aws, target: &Target, statuses: &[DesiredStatus], map: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(Task) -> T + Send + Sync + Copy + 'static,
+{
     let ecs = aws.ecs();
     let mut batches = FuturesOrdered::new();
     for status in statuses {
@@ -89,20 +96,17 @@ pub async fn list_tasks(
             let ecs = ecs.clone();
             let cluster = target.cluster.clone();
             batches.push_back(tokio::spawn(async move {
-                ecs.describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(arns))
-                    .send()
-                    .await
+                let out = ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await?;
+                Ok::<Vec<T>, _>(out.tasks.unwrap_or_default().into_iter().map(map).collect())
             }));
         }
     }
     let mut tasks = Vec::new();
     while let Some(joined) = batches.next().await {
-        let out = joined
+        let rows = joined
             .map_err(|e| Error::Sandbox(format!("internal: describe task failed: {e}")))?
             .map_err(|e| ecs_error(aws, target, "DescribeTasks", e))?;
-        tasks.extend(out.tasks.unwrap_or_default());
+        tasks.extend(rows);
     }
     Ok(tasks)
 }

@@ -652,7 +652,8 @@ async fn drive(
         }
         if exited.is_some() && !matches!(plan.mode, Mode::Interactive) {
             // Wait briefly for channel_closed so the agent can finish cleanly.
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let waited = tokio::time::Instant::now();
+            let closed = tokio::time::timeout(Duration::from_millis(300), async {
                 while let Some(Ok(ev)) = channel.next_event().await {
                     if matches!(ev, Event::Closed { .. }) {
                         break;
@@ -660,6 +661,15 @@ async fn drive(
                 }
             })
             .await;
+            crate::debug!(
+                "exit status seen; channel {} after {:?}",
+                if closed.is_ok() {
+                    "closed"
+                } else {
+                    "still open"
+                },
+                waited.elapsed()
+            );
             break Ok(());
         }
     };

@@ -15,15 +15,21 @@ use crate::output::{cell, color_enabled, colored, Color, Table};
 pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
     let target = app.target()?;
     let aws = app.aws().await?.clone();
-    let tasks = match &args.task_id {
-        Some(id) => vec![ecs::find_task(&aws, &target, id, true).await?],
+    let json = args.output == TableFormat::Json;
+    // Each task becomes its row (or JSON object) as soon as it is described.
+    let to_row = move |task: Task| Row {
+        columns: columns(&task),
+        json: json.then(|| task_json(&task)),
+    };
+    let tasks: Vec<Row> = match &args.task_id {
+        Some(id) => vec![to_row(ecs::find_task(&aws, &target, id, true).await?)],
         None => {
             let statuses: &[DesiredStatus] = if args.all {
                 &[DesiredStatus::Running, DesiredStatus::Stopped]
             } else {
                 &[DesiredStatus::Running]
             };
-            ecs::list_tasks(&aws, &target, statuses).await?
+            ecs::list_tasks_as(&aws, &target, statuses, to_row).await?
         }
     };
     if tasks.is_empty() && args.output == TableFormat::Table {
@@ -37,13 +43,13 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.output {
         TableFormat::Json => {
-            let rows: Vec<Value> = tasks.iter().map(task_json).collect();
+            let rows: Vec<&Value> = tasks.iter().filter_map(|r| r.json.as_ref()).collect();
             serde_json::to_writer_pretty(&mut out, &rows).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         TableFormat::Tsv => {
-            for task in &tasks {
-                writeln!(out, "{}", columns(task).join("\t"))?;
+            for row in &tasks {
+                writeln!(out, "{}", row.columns.join("\t"))?;
             }
         }
         TableFormat::Table => {
@@ -62,9 +68,9 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
                     ],
                     color,
                 );
-                for task in &tasks {
+                for row in &tasks {
                     let mut cols: Vec<(String, String)> =
-                        columns(task).into_iter().map(cell).collect();
+                        row.columns.iter().cloned().map(cell).collect();
                     let status = cols[2].0.clone();
                     cols[2] = colored(
                         status.clone(),
@@ -93,6 +99,12 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// What `tasks` keeps of a task.
+struct Row {
+    columns: Vec<String>,
+    json: Option<Value>,
 }
 
 /// ID, TaskDefinition, LastStatus, DesiredStatus, CreatedAt, Group, LaunchType, Exec.

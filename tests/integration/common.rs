@@ -88,7 +88,11 @@ pub fn assert_code(out: &Output, code: i32) {
 pub fn assert_one_line_error(out: &Output, code: i32, fragments: &[&str]) {
     assert_code(out, code);
     let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.contains("warning:")).collect();
+    // Warnings and the note naming the only running task are not errors.
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.contains("warning:") && !l.starts_with("ecsx: using the only running task"))
+        .collect();
     assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
     for f in fragments {
         assert!(lines[0].contains(f), "error line lacks {f:?}: {}", lines[0]);

@@ -301,15 +301,23 @@ fn the_picker_numbers_tasks_and_ctrl_c_cancels() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = testdata("app/ecspresso.yml");
     let sb = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 3\n");
-    let Some(t) = Tmux::start(&pane_env(&sb.url, &cfg)) else { return };
+    let Some(t) = Tmux::start(&pane_env(&sb.url, &cfg)) else {
+        return;
+    };
     let out = run(sb.ecsx(&cfg).args(["tasks", "-o", "tsv"]));
-    let ids: Vec<String> = stdout(&out).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    let ids: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 3);
 
     let done = t.run_between_snapshots("exec -- echo picked", "pick");
     let screen = t.wait_for("Select task number (1-3):", Duration::from_secs(20));
     for (i, id) in ids.iter().enumerate() {
-        assert!(screen.contains(&format!("{}. {id} (RUNNING, started ", i + 1)), "{screen}");
+        assert!(
+            screen.contains(&format!("{}. {id} (RUNNING, started ", i + 1)),
+            "{screen}"
+        );
     }
     assert!(screen.contains("exec ready"), "{screen}");
     t.line("9");

@@ -9,3 +9,4 @@ mod interactive;
 mod render;
 mod status;
 mod tasks;
+mod verify;

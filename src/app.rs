@@ -234,6 +234,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Tasks(args) => commands::tasks::run(&mut app, &args).await,
         Command::Status(args) => commands::status::run(&mut app, &args).await,
         Command::Render(args) => commands::render::run(&mut app, &args),
+        Command::Verify(args) => commands::verify::run(&mut app, &args).await,
         Command::Sandbox(SandboxCommand::Serve(args)) => {
             commands::sandbox::serve(&mut app, &args).await
         }

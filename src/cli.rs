@@ -65,6 +65,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the rendered config or definitions as JSON
     Render(RenderArgs),
+    /// Check every ECS Exec prerequisite and every resource the definitions name
+    Verify(VerifyArgs),
     /// The local emulator of the AWS APIs ecsx uses
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -143,6 +145,32 @@ pub struct StatusArgs {
     /// Output format
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: TextFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check only this task (an id, an ARN or a unique id prefix)
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// Check only this container
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Output format (json and junit: see docs/verify.md)
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: VerifyFormat,
+
+    /// Count WARN as NG (exit 4, JUnit failure)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -61,14 +61,23 @@ where
 
 /// List the tasks in scope with the given desired statuses, describing each
 /// page while the next one is listed. Order: as ListTasks returns them.
-pub async fn list_tasks(aws: &Aws, target: &Target, statuses: &[DesiredStatus]) -> Result<Vec<Task>> {
+pub async fn list_tasks(
+    aws: &Aws,
+    target: &Target,
+    statuses: &[DesiredStatus],
+) -> Result<Vec<Task>> {
     list_tasks_as(aws, target, statuses, |task| task).await
 }
 
 /// Like [`list_tasks`], but each described task is turned into `T` as soon as
 /// its page is described, so that a caller that needs a few fields of 5,000
 /// tasks never holds 5,000 full task documents.
-pub async fn list_tasks_as<T, F>(aws: &Aws, target: &Target, statuses: &[DesiredStatus], map: F) -> Result<Vec<T>>
+pub async fn list_tasks_as<T, F>(
+    aws: &Aws,
+    target: &Target,
+    statuses: &[DesiredStatus],
+    map: F,
+) -> Result<Vec<T>>
 where
     T: Send + 'static,
     F: Fn(Task) -> T + Send + Sync + Copy + 'static,
@@ -96,7 +105,12 @@ where
             let ecs = ecs.clone();
             let cluster = target.cluster.clone();
             batches.push_back(tokio::spawn(async move {
-                let out = ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await?;
+                let out = ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(arns))
+                    .send()
+                    .await?;
                 Ok::<Vec<T>, _>(out.tasks.unwrap_or_default().into_iter().map(map).collect())
             }));
         }

@@ -14,3 +14,4 @@ pub mod output;
 pub mod protocol;
 pub mod sandbox;
 pub mod template;
+pub mod verify;

@@ -511,6 +511,178 @@ fn aws_cli_sees_aws_errors() {
     );
 }
 
+#[test]
+fn aws_cli_terminates_exec_sessions_and_speaks_kms() {
+    let Some(cli) = aws_cli() else { return };
+    let server = Server::start(world(
+        "kms_keys:\n  - id: 11111111-2222-3333-4444-555555555555\n    aliases: [alias/app]\n    description: app key\n",
+    ));
+    let cli = cli.as_path();
+
+    // A session opened with the SDK, its process started over the data channel.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (session_id, pid, socket) = runtime.block_on(start_exec_session(&server));
+    let out = aws_json(
+        cli,
+        &server,
+        &["ssm", "terminate-session", "--session-id", &session_id],
+    );
+    assert_eq!(out["SessionId"], session_id.as_str());
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) != 0 }
+    });
+    assert!(gone, "the session's process survived TerminateSession");
+    drop(socket);
+    let unknown = aws(
+        cli,
+        &server,
+        &[
+            "ssm",
+            "terminate-session",
+            "--session-id",
+            "ecs-execute-command-nope",
+        ],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("DoesNotExistException"));
+
+    let key = aws_json(
+        cli,
+        &server,
+        &["kms", "describe-key", "--key-id", "alias/app"],
+    );
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+    assert_eq!(key["KeyMetadata"]["Arn"], arn);
+    assert_eq!(
+        key["KeyMetadata"]["KeyId"],
+        "11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(key["KeyMetadata"]["Description"], "app key");
+    let missing = aws(
+        cli,
+        &server,
+        &["kms", "describe-key", "--key-id", "alias/none"],
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NotFoundException"));
+
+    let data_key = aws_json(
+        cli,
+        &server,
+        &[
+            "kms",
+            "generate-data-key",
+            "--key-id",
+            "alias/app",
+            "--number-of-bytes",
+            "64",
+            "--encryption-context",
+            "aws:ssm:SessionId=s-1",
+        ],
+    );
+    assert_eq!(data_key["KeyId"], arn);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let plaintext = b64
+        .decode(data_key["Plaintext"].as_str().expect("Plaintext"))
+        .expect("base64");
+    assert_eq!(plaintext.len(), 64);
+    let blob = b64
+        .decode(data_key["CiphertextBlob"].as_str().expect("CiphertextBlob"))
+        .expect("base64");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blob_file = dir.path().join("blob");
+    std::fs::write(&blob_file, &blob).expect("write blob");
+    let blob_arg = format!("fileb://{}", blob_file.display());
+    let opened = aws_json(
+        cli,
+        &server,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &blob_arg,
+            "--encryption-context",
+            "aws:ssm:SessionId=s-1",
+        ],
+    );
+    assert_eq!(opened["KeyId"], arn);
+    assert_eq!(
+        b64.decode(opened["Plaintext"].as_str().expect("Plaintext"))
+            .expect("base64"),
+        plaintext
+    );
+    let wrong = aws(
+        cli,
+        &server,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &blob_arg,
+            "--encryption-context",
+            "aws:ssm:SessionId=s-2",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("InvalidCiphertextException"));
+}
+
+/// ExecuteCommand (SDK) for `sh -c 'echo $$; exec sleep 30'`, then the data
+/// channel opened by hand: the session id, the process id it printed, and the
+/// socket (kept open).
+async fn start_exec_session(
+    server: &Server,
+) -> (
+    String,
+    i32,
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let config = sdk_config(server).await;
+    let task = server.sandbox.world().tasks[0].id.clone();
+    let out = aws_sdk_ecs::Client::new(&config)
+        .execute_command()
+        .cluster(CLUSTER)
+        .task(task)
+        .container("app")
+        .command("sh -c 'echo $$; exec sleep 30'")
+        .interactive(true)
+        .send()
+        .await
+        .expect("ExecuteCommand");
+    let session = out.session().expect("session");
+    let (mut ws, _) = tokio_tungstenite::connect_async(session.stream_url().expect("url"))
+        .await
+        .expect("dial");
+    let open = json!({"MessageSchemaVersion": "1.0", "RequestId": "r",
+        "TokenValue": session.token_value(), "ClientId": "c", "ClientVersion": "1"});
+    ws.send(WsMessage::text(open.to_string()))
+        .await
+        .expect("open");
+    let mut output = Vec::new();
+    while !output.ends_with(b"\r\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("output in time")
+            .expect("frame")
+            .expect("read");
+        if let WsMessage::Binary(bytes) = frame {
+            let message = ecsx::protocol::decode(&bytes).expect("decode");
+            if message.message_type == "output_stream_data" {
+                output.extend(message.payload);
+            }
+        }
+    }
+    let pid = String::from_utf8_lossy(&output)
+        .trim()
+        .parse()
+        .expect("pid");
+    (session.session_id().expect("id").to_string(), pid, ws)
+}
+
 // ---- the AWS SDK for Rust ----
 
 fn credentials() -> aws_sdk_ecs::config::Credentials {
@@ -620,4 +792,181 @@ async fn sdk_retries_throttled_calls() {
     let stats = server.sandbox.stats();
     assert!(stats.throttled > 0, "{stats:?}");
     assert!(stats.calls >= 19 + stats.throttled, "{stats:?}");
+}
+
+/// The calls `ecsx verify` makes, through the aws CLI: IAM and ELBv2
+/// (awsQuery), EC2 (ec2Query), ECR, Secrets Manager, SSM, Logs (awsJson).
+#[test]
+fn aws_cli_reads_what_verify_asks() {
+    let Some(cli) = aws_cli() else { return };
+    let base = World::derive(&DeriveInput {
+        region: "us-east-1".into(),
+        cluster: CLUSTER.into(),
+        service: Some("web".into()),
+        task_definition: json!({
+            "family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+            "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            "taskRoleArn": "arn:aws:iam::123456789012:role/web-task",
+            "containerDefinitions": [{"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1",
+                "secrets": [{"name": "A", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/db-AbCdEf"},
+                            {"name": "B", "valueFrom": "/web/key"}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web"}}}]
+        }),
+        service_definition: Some(json!({
+            "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123", "containerName": "app", "containerPort": 80}],
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0aaa"]}}
+        })),
+    });
+    let world = World::from_yaml_str(
+        "iam:\n  roles:\n    - name: web-task\n      policies:\n        x:\n          Statement:\n            - {Effect: Allow, Action: \"ssmmessages:*\", Resource: \"*\"}\n            - {Effect: Deny, NotAction: \"ssmmessages:*\", Resource: \"*\"}\nresources:\n  vpc_endpoints:\n    - {vpc_id: vpc-9ff8aed63113f6247, service_name: com.amazonaws.us-east-1.ssmmessages}\n",
+        Path::new("verify.yml"),
+        Some(base),
+    )
+    .expect("world");
+    let server = Server::start(world);
+
+    let role = aws_json(
+        &cli,
+        &server,
+        &["iam", "get-role", "--role-name", "web-task"],
+    );
+    assert_eq!(
+        role["Role"]["Arn"],
+        "arn:aws:iam::123456789012:role/web-task"
+    );
+    // botocore decodes the URL-encoded trust policy into JSON.
+    assert_eq!(
+        role["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "ecs-tasks.amazonaws.com"
+    );
+    let sim = aws_json(
+        &cli,
+        &server,
+        &[
+            "iam",
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            "arn:aws:iam::123456789012:role/web-task",
+            "--action-names",
+            "ssmmessages:OpenDataChannel",
+            "s3:GetObject",
+            "kms:Decrypt",
+        ],
+    );
+    let decisions: Vec<&str> = sim["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, vec!["allowed", "explicitDeny", "explicitDeny"]);
+    let images = aws_json(
+        &cli,
+        &server,
+        &[
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            "web",
+            "--image-ids",
+            "imageTag=v1",
+        ],
+    );
+    assert_eq!(images["imageDetails"][0]["imageTags"][0], "v1");
+    let secret = aws_json(
+        &cli,
+        &server,
+        &["secretsmanager", "describe-secret", "--secret-id", "web/db"],
+    );
+    assert_eq!(secret["Name"], "web/db");
+    let params = aws_json(
+        &cli,
+        &server,
+        &["ssm", "get-parameters", "--names", "/web/key", "/nope"],
+    );
+    assert_eq!(params["Parameters"][0]["Name"], "/web/key");
+    assert_eq!(params["InvalidParameters"][0], "/nope");
+    let groups = aws_json(
+        &cli,
+        &server,
+        &[
+            "logs",
+            "describe-log-groups",
+            "--log-group-name-prefix",
+            "/ecs/",
+        ],
+    );
+    assert_eq!(groups["logGroups"][0]["logGroupName"], "/ecs/web");
+    let tgs = aws_json(
+        &cli,
+        &server,
+        &[
+            "elbv2",
+            "describe-target-groups",
+            "--target-group-arns",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123",
+        ],
+    );
+    assert_eq!(tgs["TargetGroups"][0]["TargetGroupName"], "web");
+    let subnets = aws_json(
+        &cli,
+        &server,
+        &["ec2", "describe-subnets", "--subnet-ids", "subnet-0aaa"],
+    );
+    let vpc = subnets["Subnets"][0]["VpcId"].as_str().unwrap().to_string();
+    let endpoints = aws_json(
+        &cli,
+        &server,
+        &[
+            "ec2",
+            "describe-vpc-endpoints",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+        ],
+    );
+    assert_eq!(
+        endpoints["VpcEndpoints"][0]["ServiceName"],
+        "com.amazonaws.us-east-1.ssmmessages"
+    );
+    assert_eq!(endpoints["VpcEndpoints"][0]["VpcEndpointType"], "Interface");
+
+    for (args, code) in [
+        (
+            vec!["iam", "get-role", "--role-name", "nope"],
+            "NoSuchEntity",
+        ),
+        (
+            vec![
+                "ecr",
+                "describe-images",
+                "--repository-name",
+                "web",
+                "--image-ids",
+                "imageTag=v9",
+            ],
+            "ImageNotFoundException",
+        ),
+        (
+            vec!["secretsmanager", "describe-secret", "--secret-id", "nope"],
+            "ResourceNotFoundException",
+        ),
+        (
+            vec![
+                "elbv2",
+                "describe-target-groups",
+                "--target-group-arns",
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1",
+            ],
+            "TargetGroupNotFound",
+        ),
+        (
+            vec!["ec2", "describe-subnets", "--subnet-ids", "subnet-nope"],
+            "InvalidSubnetID.NotFound",
+        ),
+    ] {
+        let out = aws(&cli, &server, &args);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("({code})")), "{args:?}: {stderr}");
+    }
 }

@@ -234,6 +234,8 @@ async fn choose_task(
 
 /// The numbered picker, on stderr, reading a number from the terminal.
 async fn prompt(lines: &[String]) -> Result<usize> {
+    // Listen for Ctrl-C before the prompt is shown, so none is missed.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut err = std::io::stderr();
     writeln!(err, "Select task:")?;
     for line in lines {
@@ -248,7 +250,7 @@ async fn prompt(lines: &[String]) -> Result<usize> {
         });
         let (n, line) = tokio::select! {
             r = read => r.map_err(|e| exec_error(format!("reading the answer failed: {e}")))??,
-            _ = tokio::signal::ctrl_c() => {
+            _ = sigint.recv() => {
                 writeln!(err)?;
                 return Err(Error::Interrupted);
             }
@@ -425,27 +427,36 @@ fn task_poll_interval() -> Duration {
         .unwrap_or(Duration::from_secs(10))
 }
 
+/// The task's stoppedReason if it has stopped (or is stopping, or is gone).
+async fn stopped_reason(aws: &Aws, target: &Target, id: &str) -> Option<String> {
+    let (tasks, missing) = ecs::describe_tasks(aws, target, &[id.to_string()])
+        .await
+        .ok()?;
+    match tasks.first() {
+        Some(task)
+            if matches!(
+                task.last_status(),
+                Some("STOPPED" | "DEPROVISIONING" | "STOPPING")
+            ) =>
+        {
+            Some(
+                task.stopped_reason()
+                    .unwrap_or("no reason given")
+                    .to_string(),
+            )
+        }
+        None if !missing.is_empty() => Some("the task no longer exists".into()),
+        _ => None,
+    }
+}
+
 /// Resolves when the task has stopped, with its reason.
 async fn watch_task(aws: Aws, target: Target, id: String) -> String {
     let interval = task_poll_interval();
     loop {
         tokio::time::sleep(interval).await;
-        if let Ok((tasks, missing)) =
-            ecs::describe_tasks(&aws, &target, std::slice::from_ref(&id)).await
-        {
-            if let Some(task) = tasks.first() {
-                if matches!(
-                    task.last_status(),
-                    Some("STOPPED" | "DEPROVISIONING" | "STOPPING")
-                ) {
-                    return task
-                        .stopped_reason()
-                        .unwrap_or("no reason given")
-                        .to_string();
-                }
-            } else if !missing.is_empty() {
-                return "the task no longer exists".into();
-            }
+        if let Some(reason) = stopped_reason(&aws, &target, &id).await {
+            return reason;
         }
     }
 }
@@ -571,6 +582,7 @@ async fn drive(
     tokio::pin!(expiry);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut interrupted: Option<tokio::time::Instant> = None;
     let mut exited: Option<i32> = None;
 
@@ -610,7 +622,13 @@ async fn drive(
                     }
                     break Ok(());
                 }
-                Some(Err(e)) => break Err(exec_error(e.to_string())),
+                Some(Err(e)) => {
+                    // A task that stops takes its channel with it: say why.
+                    break Err(match stopped_reason(aws, target, id).await {
+                        Some(reason) => exec_error(format!("task {id} stopped during the session: {reason}")),
+                        None => exec_error(e.to_string()),
+                    });
+                }
                 None => {
                     let _ = write_out(filter.finish());
                     break Ok(());
@@ -632,7 +650,7 @@ async fn drive(
             reason = &mut watcher => {
                 break Err(exec_error(format!("task {id} stopped during the session: {reason}")));
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = sigint.recv() => {
                 // In one-off and pipe modes Ctrl-C is ours: pass it on once,
                 // then give up if the remote side does not end.
                 if interrupted.is_some() {

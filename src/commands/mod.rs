@@ -6,3 +6,4 @@ pub mod render;
 pub mod sandbox;
 pub mod status;
 pub mod tasks;
+pub mod verify;

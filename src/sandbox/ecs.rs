@@ -30,7 +30,10 @@ fn cluster_not_found() -> ApiError {
 
 /// The cluster a request names (name or ARN; `default` when none), which must
 /// exist and not be INACTIVE.
-fn resolve_cluster<'w>(world: &'w World, cluster: Option<&str>) -> Result<&'w Cluster, ApiError> {
+pub(crate) fn resolve_cluster<'w>(
+    world: &'w World,
+    cluster: Option<&str>,
+) -> Result<&'w Cluster, ApiError> {
     let name = name_from_arn(cluster.unwrap_or("default"));
     match world.cluster(name) {
         Some(c) if c.status != "INACTIVE" => Ok(c),
@@ -226,7 +229,7 @@ struct DescribeTasksInput {
 
 /// The task id in an id or task ARN (`.../task/ID` or `.../task/CLUSTER/ID`),
 /// with the cluster the ARN names, if any.
-fn task_ref(reference: &str) -> (Option<&str>, &str) {
+pub(crate) fn task_ref(reference: &str) -> (Option<&str>, &str) {
     if !reference.starts_with("arn:") {
         return (None, reference);
     }
@@ -286,7 +289,7 @@ fn insert_opt(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     }
 }
 
-fn task_json(world: &World, t: &Task, with_tags: bool) -> Value {
+pub(crate) fn task_json(world: &World, t: &Task, with_tags: bool) -> Value {
     let task_arn = world.task_arn(&t.cluster, &t.id);
     let mut m = Map::new();
     let network = t.network.as_ref();
@@ -475,6 +478,47 @@ fn container_json(
     }
     m.insert("cpu".into(), json!("0"));
     Value::Object(m)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StopTaskInput {
+    cluster: Option<String>,
+    task: Option<String>,
+    reason: Option<String>,
+}
+
+/// StopTask: the task is STOPPED at once (UserInitiated, the given reason or
+/// "Task stopped by user"). Returns the answer and the task's id, whose
+/// processes the caller ends.
+pub(crate) fn stop_task(world: &mut World, body: &[u8]) -> Result<(Value, String), ApiError> {
+    let input: StopTaskInput = json_input(body)?;
+    let reference = input.task.unwrap_or_default();
+    if reference.is_empty() {
+        return Err(ApiError::invalid_parameter("Task cannot be empty."));
+    }
+    let cluster = resolve_cluster(world, input.cluster.as_deref())?
+        .name
+        .clone();
+    let (arn_cluster, id) = task_ref(&reference);
+    let not_found = || ApiError::invalid_parameter("The referenced task was not found.");
+    if arn_cluster.is_some_and(|c| c != cluster) {
+        return Err(not_found());
+    }
+    let id = id.to_string();
+    let reason = input
+        .reason
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "Task stopped by user".to_string());
+    let now = chrono::Utc::now();
+    let task = world
+        .tasks
+        .iter_mut()
+        .find(|t| t.cluster == cluster && t.id == id)
+        .ok_or_else(not_found)?;
+    task.stop(&reason, now);
+    let task = task.clone();
+    Ok((json!({"task": task_json(world, &task, false)}), id))
 }
 
 #[derive(Deserialize)]

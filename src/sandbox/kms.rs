@@ -127,8 +127,18 @@ pub(crate) fn find_key(world: &World, reference: &str) -> Option<ResolvedKey> {
     world
         .clusters
         .iter()
-        .filter_map(|c| c.execute_command_configuration.as_ref()?.kms_key_id.as_deref())
-        .find_map(|named| derived_key(world, named).filter(|_| same_ref(named, reference)))
+        .filter_map(|c| {
+            c.execute_command_configuration
+                .as_ref()?
+                .kms_key_id
+                .as_deref()
+        })
+        .find_map(|named| {
+            let key = derived_key(world, named)?;
+            let named_so =
+                same_ref(named, reference) || matches!(wanted, KeyRef::Id(id) if id == key.id);
+            named_so.then_some(key)
+        })
 }
 
 /// Whether two KeyIds name the same thing (an id and its ARN, an alias and its ARN).
@@ -142,7 +152,7 @@ fn same_ref(a: &str, b: &str) -> bool {
 /// The key a cluster's `kmsKeyId` stands for when no listed key is it.
 fn derived_key(world: &World, named: &str) -> Option<ResolvedKey> {
     let (id, arn) = match parse_ref(named) {
-        KeyRef::Id(id) if id.is_empty() => return None,
+        KeyRef::Id("") => return None,
         KeyRef::Id(id) => {
             let arn = if named.starts_with("arn:") {
                 named.to_string()
@@ -230,7 +240,8 @@ pub(crate) fn seal_blob(
         body.clear();
     }
     let arn_len = u16::try_from(key_arn.len()).unwrap_or(u16::MAX);
-    let mut blob = Vec::with_capacity(BLOB_MAGIC.len() + 2 + key_arn.len() + NONCE_LEN + body.len());
+    let mut blob =
+        Vec::with_capacity(BLOB_MAGIC.len() + 2 + key_arn.len() + NONCE_LEN + body.len());
     blob.extend_from_slice(BLOB_MAGIC);
     blob.extend_from_slice(&arn_len.to_be_bytes());
     blob.extend_from_slice(&key_arn.as_bytes()[..usize::from(arn_len)]);
@@ -391,7 +402,12 @@ fn describe_key(world: &World, input: DescribeKeyInput) -> Result<Value, ApiErro
         ));
     }
     let key = find_key(world, &input.key_id).ok_or_else(|| not_found(&input.key_id))?;
-    let account = key.arn.split(':').nth(4).unwrap_or(&world.account).to_string();
+    let account = key
+        .arn
+        .split(':')
+        .nth(4)
+        .unwrap_or(&world.account)
+        .to_string();
     Ok(json!({
         "KeyMetadata": {
             "AWSAccountId": account,

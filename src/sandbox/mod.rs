@@ -8,10 +8,20 @@
 //! `Action`. Requests are accepted with any credentials; signatures are not
 //! checked, and nothing of the credentials is logged or echoed.
 //!
+//! ECS Exec is served too: ExecuteCommand opens a session whose data channel
+//! is a WebSocket on this same listener (`/v1/data-channel/<session id>`),
+//! and the task's "container" is a local process in a pty (`agent`).
+//!
 //! Layout: [`world`] (the data), `worldfile` (the YAML world file), `wire`
-//! (HTTP framing of the AWS protocols), `ecs` and `sts` (operations).
+//! (HTTP framing of the AWS protocols), `ecs`, `sts`, `kms`, `iam` and
+//! `resources` (operations),
+//! `agent` (ExecuteCommand, the data channel, SSM sessions, processes).
 
+mod agent;
 mod ecs;
+mod iam;
+mod kms;
+mod resources;
 mod sts;
 mod wire;
 pub mod world;
@@ -22,12 +32,14 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
@@ -43,6 +55,8 @@ pub struct Sandbox {
     by_operation: Mutex<BTreeMap<String, u64>>,
     /// State of the generator that picks the calls to throttle.
     dice: AtomicU64,
+    /// ECS Exec sessions and their processes.
+    agent: Arc<agent::Agent>,
 }
 
 /// What the sandbox has answered so far.
@@ -64,7 +78,37 @@ impl Sandbox {
             throttled: AtomicU64::new(0),
             by_operation: Mutex::new(BTreeMap::new()),
             dice: AtomicU64::new(0x5eed),
+            agent: Arc::new(agent::Agent::new()),
         })
+    }
+
+    /// The working folder of a task's ECS Exec processes: `<root>/<task id>`,
+    /// where root is the world's `exec.root` or a temporary folder of this
+    /// sandbox (removed when the sandbox is dropped). Made when a process starts.
+    pub fn task_dir(&self, task_id: &str) -> PathBuf {
+        let knobs = self.world().exec;
+        self.agent.task_dir(&knobs, task_id)
+    }
+
+    /// Stop a task as `ecs:StopTask` does (STOPPED, UserInitiated, `reason`)
+    /// and end its ECS Exec processes. False when no task has that id.
+    pub fn stop_task(&self, task_id: &str, reason: &str) -> bool {
+        let found = self.update_world(|w| match w.tasks.iter_mut().find(|t| t.id == task_id) {
+            Some(task) => {
+                task.stop(reason, chrono::Utc::now());
+                true
+            }
+            None => false,
+        });
+        if found {
+            self.agent.stop_task(task_id);
+        }
+        found
+    }
+
+    /// ECS Exec sessions whose process or data channel is still alive.
+    pub fn live_exec_sessions(&self) -> usize {
+        self.agent.live_sessions()
     }
 
     /// A snapshot of the world.
@@ -115,7 +159,8 @@ impl Sandbox {
     }
 
     /// Answer one call: sleep `latency`, maybe throttle, then run the operation.
-    async fn answer(&self, call: Call, body: Bytes) -> Response {
+    /// `host` is the Host the call came to (ExecuteCommand's stream URL uses it).
+    async fn answer(&self, call: Call, body: Bytes, host: &str) -> Response {
         let request_id = uuid::Uuid::new_v4().to_string();
         let (latency, rate) = {
             let world = self.world.read().unwrap_or_else(PoisonError::into_inner);
@@ -133,16 +178,97 @@ impl Sandbox {
                 &wire::ApiError::throttling(&call.protocol),
             );
         }
+        let json =
+            |content_type: &str, result: Result<serde_json::Value, wire::ApiError>| match result {
+                Ok(out) => wire::json_ok(content_type, &request_id, &out),
+                Err(e) => wire::json_error(content_type, &request_id, &e),
+            };
+        if let (ServiceId::Ecs, Protocol::Json { content_type }) = (&call.service, &call.protocol) {
+            if call.operation == "StopTask" {
+                let stopped = {
+                    let mut world = self.world.write().unwrap_or_else(PoisonError::into_inner);
+                    ecs::stop_task(&mut world, &body)
+                };
+                return json(
+                    content_type,
+                    stopped.map(|(out, task_id)| {
+                        self.agent.stop_task(&task_id);
+                        out
+                    }),
+                );
+            }
+        }
         let world = self.world.read().unwrap_or_else(PoisonError::into_inner);
         match (&call.service, &call.protocol) {
+            (ServiceId::Ecs, Protocol::Json { content_type })
+                if call.operation == "ExecuteCommand" =>
+            {
+                json(
+                    content_type,
+                    self.agent.execute_command(&world, host, &body),
+                )
+            }
+            (ServiceId::Ecs, Protocol::Json { content_type })
+                if call.operation == "DescribeContainerInstances" =>
+            {
+                json(
+                    content_type,
+                    resources::describe_container_instances(&world, &body),
+                )
+            }
             (ServiceId::Ecs, Protocol::Json { content_type }) => {
-                match ecs::handle(&world, &call.operation, &body) {
-                    Ok(out) => wire::json_ok(content_type, &request_id, &out),
-                    Err(e) => wire::json_error(content_type, &request_id, &e),
+                json(content_type, ecs::handle(&world, &call.operation, &body))
+            }
+            (ServiceId::Ssm, Protocol::Json { content_type })
+                if call.operation == "GetParameters" =>
+            {
+                json(
+                    content_type,
+                    resources::handle_json(&world, "AmazonSSM", &call.operation, &body),
+                )
+            }
+            (ServiceId::Other(prefix), Protocol::Json { content_type })
+                if [
+                    resources::ECR_PREFIX,
+                    resources::SECRETS_PREFIX,
+                    resources::LOGS_PREFIX,
+                ]
+                .contains(&prefix.as_str()) =>
+            {
+                json(
+                    content_type,
+                    resources::handle_json(&world, prefix, &call.operation, &body),
+                )
+            }
+            (ServiceId::Other(name), Protocol::Query { .. }) if name == "elasticloadbalancing" => {
+                match resources::handle_elb(&world, &call.operation, &call.params) {
+                    Ok(result) => wire::query_ok(
+                        resources::ELB_NAMESPACE,
+                        &call.operation,
+                        &request_id,
+                        &result,
+                    ),
+                    Err(e) => wire::query_error(resources::ELB_NAMESPACE, &request_id, &e),
                 }
             }
+            (ServiceId::Other(name), Protocol::Query { .. }) if name == "ec2" => {
+                resources::handle_ec2(&world, &call.operation, &call.params, &request_id)
+            }
+            (ServiceId::Ssm, Protocol::Json { content_type }) => {
+                json(content_type, self.agent.ssm(host, &call.operation, &body))
+            }
+            (ServiceId::Kms, Protocol::Json { content_type }) => json(
+                content_type,
+                kms::handle(&world, &self.agent.secret, &call.operation, &body),
+            ),
             (ServiceId::Sts, Protocol::Query { namespace }) => {
                 match sts::handle(&world, &call.operation, &call.params) {
+                    Ok(result) => wire::query_ok(namespace, &call.operation, &request_id, &result),
+                    Err(e) => wire::query_error(namespace, &request_id, &e),
+                }
+            }
+            (ServiceId::Other(name), Protocol::Query { namespace }) if name == "iam" => {
+                match iam::handle(&world, &world.iam, &call.operation, &call.params) {
                     Ok(result) => wire::query_ok(namespace, &call.operation, &request_id, &result),
                     Err(e) => wire::query_error(namespace, &request_id, &e),
                 }
@@ -161,22 +287,58 @@ impl Sandbox {
     }
 }
 
-/// The sandbox's HTTP routes: every AWS call is a POST to any path.
+/// Largest request body read.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The sandbox's HTTP routes: every AWS call is a POST to any path; a
+/// WebSocket upgrade on `/v1/data-channel/<session id>` is an ECS Exec data channel.
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new().fallback(handle).with_state(sandbox)
 }
 
-async fn handle(
-    State(sandbox): State<Arc<Sandbox>>,
+async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if let Some(session_id) = agent::session_id_of(parts.uri.path()) {
+        if parts.method == Method::GET {
+            let session_id = session_id.to_string();
+            return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+                Ok(upgrade) => {
+                    let agent = Arc::clone(&sandbox.agent);
+                    upgrade.on_upgrade(move |socket| agent.connect(session_id, socket))
+                }
+                Err(rejection) => rejection.into_response(),
+            };
+        }
+    }
+    let method = parts.method;
+    let headers = parts.headers;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let body: Bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
+        }
+    };
+    respond(&sandbox, method, &headers, body, &host).await
+}
+
+async fn respond(
+    sandbox: &Sandbox,
     method: Method,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Bytes,
+    host: &str,
 ) -> Response {
-    match wire::identify(&headers, &body) {
-        Some(call) if method == Method::POST => sandbox.answer(call, body).await,
+    match wire::identify(headers, &body) {
+        Some(call) if method == Method::POST => sandbox.answer(call, body, host).await,
         _ if method == Method::GET || method == Method::HEAD => (
             StatusCode::OK,
-            "ecsx sandbox: a local emulator of AWS ECS and STS.\n\
+            "ecsx sandbox: a local emulator of AWS ECS, STS, SSM sessions and KMS.\n\
              Point the AWS SDK or CLI here with --endpoint-url.\n",
         )
             .into_response(),
@@ -198,7 +360,11 @@ pub async fn serve(
     sandbox: Arc<Sandbox>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sandbox))
+    let agent = Arc::clone(&sandbox.agent);
+    let served = axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Upgraded data channels outlive the HTTP server: end them and their processes.
+    agent.shutdown();
+    served
 }

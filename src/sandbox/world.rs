@@ -49,6 +49,10 @@ pub struct World {
     /// KMS keys besides those derived from clusters' `executeCommandConfiguration`.
     pub kms_keys: Vec<KmsKey>,
     pub clusters: Vec<Cluster>,
+    /// IAM roles, users and policies (GetRole, SimulatePrincipalPolicy).
+    pub iam: super::iam::Iam,
+    /// Images, secrets, parameters, log groups, target groups, subnets, VPC endpoints.
+    pub resources: super::resources::Resources,
     pub task_definitions: Vec<TaskDefinition>,
     pub services: Vec<Service>,
     /// Families whose generated tasks run outside any service (a config with no service).
@@ -700,6 +704,8 @@ impl World {
             exec: ExecKnobs::default(),
             kms_keys: Vec::new(),
             clusters: Vec::new(),
+            iam: Default::default(),
+            resources: Default::default(),
             task_definitions: Vec::new(),
             services: Vec::new(),
             standalone: Vec::new(),
@@ -724,6 +730,11 @@ impl World {
             name => name.to_string(),
         };
         world.clusters.push(Cluster::new(&cluster));
+        world.iam = super::iam::Iam::derive(&input.task_definition);
+        world.resources = super::resources::Resources::derive(
+            &input.task_definition,
+            input.service_definition.as_ref(),
+        );
 
         let td = TaskDefinition::from_json(
             &input.task_definition,

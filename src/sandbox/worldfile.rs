@@ -205,6 +205,8 @@ struct WorldFile {
     exec: Option<ExecKnobsEntry>,
     #[serde(default)]
     kms_keys: Vec<KmsKeyEntry>,
+    iam: Option<super::iam::IamEntry>,
+    resources: Option<super::resources::ResourcesEntry>,
     #[serde(default)]
     clusters: Vec<ClusterEntry>,
     #[serde(default)]
@@ -454,6 +456,12 @@ impl Applier<'_> {
         }
         if let Some(x) = file.exec {
             apply_exec_knobs(&mut w.exec, x);
+        }
+        if let Some(iam) = file.iam {
+            self.world.iam.apply(iam);
+        }
+        if let Some(r) = file.resources {
+            self.world.resources.apply(r);
         }
         for (i, entry) in file.kms_keys.into_iter().enumerate() {
             self.kms_key(i, entry);

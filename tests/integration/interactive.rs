@@ -38,11 +38,16 @@ impl Tmux {
         for (k, v) in env {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
-        cmd.args(["sh"]);
+        // bash, not dash: after Ctrl-C it carries on with the command list
+        // when the foreground program exits by itself, as ecsx does (130).
+        cmd.args(["bash", "--norc", "--noprofile"]);
         let ok = cmd.status().unwrap().success();
         assert!(ok, "tmux new-session");
         let t = Tmux { socket, dir };
-        t.wait_for("$", Duration::from_secs(10));
+        // sh ignores PS1 from the environment for root: set it, then wait
+        // until the shell has run something.
+        t.line("PS1='$ '; echo pane-ready-$((1 + 1))");
+        t.wait_for("pane-ready-2", Duration::from_secs(10));
         Some(t)
     }
 
@@ -97,6 +102,18 @@ impl Tmux {
         }
     }
 
+    /// Clear the screen and the history, so later waits see only new text.
+    fn clear(&self) {
+        self.line("clear");
+        std::thread::sleep(Duration::from_millis(200));
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "clear-history", "-t", "0"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
     fn resize(&self, cols: u16, rows: u16) {
         let ok = Command::new("tmux")
             .args([
@@ -137,16 +154,43 @@ impl Tmux {
 
     #[track_caller]
     fn assert_restored(&self, tag: &str) {
-        let before = std::fs::read_to_string(self.path(&format!("{tag}.before"))).unwrap();
-        let after = std::fs::read_to_string(self.path(&format!("{tag}.after"))).unwrap();
+        // The window size is the test's doing (it resizes); every setting
+        // ecsx could change must be identical.
+        let settings = |name: String| {
+            let text = std::fs::read_to_string(self.path(&name)).unwrap();
+            text.split_once('\n')
+                .map(|(_, rest)| rest.to_string())
+                .unwrap_or_default()
+        };
+        let (before, after) = (
+            settings(format!("{tag}.before")),
+            settings(format!("{tag}.after")),
+        );
+        assert!(
+            before.contains("icanon") && before.contains("echo"),
+            "{before}"
+        );
         assert_eq!(before, after, "stty -a differs after the {tag} ending");
     }
 
+    /// Wait for the marker followed by digits (the typed command line shows
+    /// the marker followed by `$s`), and return those digits.
     #[track_caller]
     fn exit_status(&self, marker: &str, limit: Duration) -> i32 {
-        let screen = self.wait_for(marker, limit);
-        let tail = screen.split(marker).nth(1).unwrap();
-        tail.split_whitespace().next().unwrap().parse().unwrap()
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            for tail in screen.split(marker).skip(1) {
+                let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+                if !digits.is_empty() {
+                    return digits.parse().unwrap();
+                }
+            }
+            if start.elapsed() > limit {
+                panic!("timed out waiting for {marker:?}<status>; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -225,12 +269,14 @@ fn the_terminal_is_restored_after_every_other_ending() {
     };
 
     // Timeout.
+    t.clear();
     let done = t.run_between_snapshots("exec --interactive --timeout 2s -- sh", "timeout");
     assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 124);
     t.assert_restored("timeout");
 
     // The remote process killed.
     let pidfile = t.path("remote.pid");
+    t.clear();
     let done = t.run_between_snapshots(
         &format!(
             "exec --interactive -- sh -c 'echo $$ > {}; exec sleep 100'",
@@ -256,6 +302,7 @@ fn the_terminal_is_restored_after_every_other_ending() {
     t.assert_restored("killed");
 
     // The sandbox killed mid-session.
+    t.clear();
     let done = t.run_between_snapshots(
         &format!("--endpoint-url {} exec --interactive -- sh", doomed.url),
         "sandbox",
@@ -269,6 +316,7 @@ fn the_terminal_is_restored_after_every_other_ending() {
     // An error: the task stops during the session.
     let out = run(sb.ecsx(&cfg).args(["tasks", "-o", "tsv"]));
     let task = stdout(&out).split('\t').next().unwrap().to_string();
+    t.clear();
     let done = t.run_between_snapshots("exec --interactive -- sh", "stopped");
     t.wait_for("container app", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
@@ -280,6 +328,7 @@ fn the_terminal_is_restored_after_every_other_ending() {
 
     // A panic inside the session (debug builds honour the hook).
     let sb2 = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 1\n");
+    t.clear();
     let done = t.run_between_snapshots(
         &format!("--endpoint-url {} exec --interactive -- sh", sb2.url),
         "panic",
@@ -328,6 +377,7 @@ fn the_picker_numbers_tasks_and_ctrl_c_cancels() {
     assert!(screen.contains(&format!("task {}", ids[1])), "{screen}");
     assert!(screen.contains("picked"), "{screen}");
 
+    t.clear();
     let done = t.run_between_snapshots("exec -- echo never", "cancel");
     t.wait_for("Select task number (1-3):", Duration::from_secs(20));
     t.send(&["C-c"]);

@@ -117,7 +117,9 @@ fn each_broken_world_reports_exactly_its_check() {
                 !c["fix"].as_str().unwrap_or("").is_empty(),
                 "{name}: no fix in {c}"
             );
-            assert!(c["row"].is_u64(), "{name}: exec rows carry their row");
+            if id.starts_with("exec.") {
+                assert!(c["row"].is_u64(), "{name}: exec rows carry their row");
+            }
         }
         let expected_code = if status == "NG" { 4 } else { 0 };
         assert_eq!(code, expected_code, "{name}");
@@ -331,4 +333,69 @@ fn unknown_operations_are_could_not_check_not_ok() {
             );
         }
     }
+}
+
+#[test]
+fn every_check_passes_on_the_derived_world() {
+    let sb = Sandbox::start(&config(), None);
+    let (v, code) = verify_json(&sb, &[]);
+    assert_eq!(code, 0);
+    for c in v["checks"].as_array().unwrap() {
+        assert!(c["status"] == "OK" || c["status"] == "SKIP", "{c}");
+    }
+    assert_eq!(v["summary"]["skip"], 1, "only the non-ECR image is skipped");
+}
+
+#[test]
+fn simulation_denied_is_could_not_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(&config(), dir.path(), "iam:\n  deny_simulation: true\n");
+    let (v, code) = verify_json(&sb, &[]);
+    assert_eq!(code, 0, "WARN, not NG");
+    let sims: Vec<&Value> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            [
+                "exec.caller.execute_command",
+                "exec.task_role.ssmmessages",
+                "exec.task_role.exec_logging",
+            ]
+            .contains(&c["id"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(sims.len(), 3, "{sims:#?}");
+    for c in sims {
+        assert_eq!(c["status"], "WARN", "{c}");
+        assert_eq!(
+            c["message"],
+            "could not check: needs iam:SimulatePrincipalPolicy"
+        );
+    }
+    let out = run(sb.ecsx(&config()).args(["verify", "--strict"]));
+    assert_code(&out, 4);
+}
+
+#[test]
+fn an_assumed_role_caller_is_simulated_as_its_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(
+        &config(),
+        dir.path(),
+        "caller: arn:aws:sts::123456789012:assumed-role/Developer/alice\n",
+    );
+    let (v, code) = verify_json(&sb, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "exec.caller.execute_command")
+        .unwrap();
+    assert_eq!(c["status"], "OK");
+    assert!(
+        c["message"].as_str().unwrap().contains(":role/Developer"),
+        "{c}"
+    );
 }

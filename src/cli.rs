@@ -131,6 +131,10 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
+    /// Skip the pre-flight checks (IAM, KMS, task definition) before ExecuteCommand
+    #[arg(long)]
+    pub skip_verify: bool,
+
     /// The command and its arguments, each kept exactly
     #[arg(last = true, value_name = "CMD")]
     pub args: Vec<String>,

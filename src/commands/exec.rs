@@ -144,6 +144,9 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
 
     let container = choose_container(&aws, &target, &task, args.container.as_deref()).await?;
     preflight(&task, &id, &container)?;
+    if !args.skip_verify {
+        verify_preflight(&aws, &target, &task, &container).await?;
+    }
     eprintln!(
         "ecsx: task {id}, container {container}: {}",
         if plan.mode == Mode::Interactive && args.command.is_none() && args.args.is_empty() {
@@ -352,6 +355,46 @@ fn preflight(task: &Task, id: &str, container: &str) -> Result<()> {
             "task {id} container {container} has no exec agent; the task was started without exec enabled; start a new task with exec enabled"
         ))),
     }
+}
+
+/// verify's rows for this task and container (caller's ecs:ExecuteCommand,
+/// the task role's ssmmessages, KMS, logging, the task definition), run
+/// concurrently. NG lines stop exec; WARN lines are shown and exec goes on.
+async fn verify_preflight(aws: &Aws, target: &Target, task: &Task, container: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    let results = crate::verify::preflight(aws, target, task, container).await;
+    crate::debug!(
+        "pre-flight: {} checks in {:?}",
+        results.len(),
+        started.elapsed()
+    );
+    let line = |r: &crate::verify::CheckResult| {
+        let fix = r
+            .fix
+            .as_ref()
+            .map(|f| format!("; fix: {f}"))
+            .unwrap_or_default();
+        format!("{}: {}{fix}", r.id, r.message)
+    };
+    let mut ng = 0;
+    for r in &results {
+        match r.status {
+            crate::verify::Status::Ng => {
+                ng += 1;
+                eprintln!("ecsx: [NG] {}", line(r));
+            }
+            crate::verify::Status::Warn => eprintln!("ecsx: [WARN] {}", line(r)),
+            _ => {}
+        }
+    }
+    if ng > 0 {
+        return Err(exec_error(format!(
+            "exec pre-flight: {ng} check{} NG (above); fix {}, or pass --skip-verify to try anyway",
+            if ng == 1 { "" } else { "s" },
+            if ng == 1 { "it" } else { "them" }
+        )));
+    }
+    Ok(())
 }
 
 /// ExecuteCommand, retrying TargetNotConnectedException for a few seconds
@@ -722,6 +765,7 @@ mod tests {
             pipe: None,
             input: None,
             timeout: None,
+            skip_verify: false,
             args: vec![],
         };
         f(&mut a);

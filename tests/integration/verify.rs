@@ -399,3 +399,69 @@ fn an_assumed_role_caller_is_simulated_as_its_role() {
         "{c}"
     );
 }
+
+/// The rows exec's pre-flight runs after its own one-line task checks.
+const PREFLIGHT_ROWS: &[&str] = &[
+    "exec.caller.execute_command",
+    "exec.caller.kms_generate_data_key",
+    "exec.task_role.ssmmessages",
+    "exec.task_role.kms_decrypt",
+    "exec.task_role.exec_logging",
+    "exec.container.readonly_root_filesystem",
+    "exec.service.enable_execute_command",
+];
+
+#[test]
+fn exec_refuses_with_verifys_own_line_and_skip_verify_goes_on() {
+    let mut tested = 0;
+    for world in worlds() {
+        let (status, id, _container, args) = header(&world);
+        if status != "NG" || !PREFLIGHT_ROWS.contains(&id.as_str()) {
+            continue;
+        }
+        let sb = Sandbox::start(&config(), Some(&world));
+        let out = run(sb.ecsx(&config()).args(["tasks", "-o", "tsv"]));
+        let task = stdout(&out).split('\t').next().unwrap().to_string();
+        let mut narrowed = args.clone();
+        narrowed.extend(["--task-id".to_string(), task.clone()]);
+        let (v, _) = verify_json(&sb, &narrowed);
+        let check = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.as_str() && c["status"] == "NG")
+            .unwrap_or_else(|| panic!("{}: verify has no NG {id}", world.display()))
+            .clone();
+        let out = run(sb
+            .ecsx(&config())
+            .args(["exec", "--task-id", &task, "--", "echo", "ran"]));
+        assert_code(&out, 255);
+        let err = stderr(&out);
+        let expected = format!("[NG] {id}: {}", check["message"].as_str().unwrap());
+        assert!(
+            err.contains(&expected),
+            "{}: exec's stderr lacks {expected:?}:\n{err}",
+            world.display()
+        );
+        assert!(err.contains("--skip-verify"), "{err}");
+        assert!(
+            !stdout(&out).contains("ran"),
+            "exec must not run the command"
+        );
+        // The sandbox does not enforce IAM on ExecuteCommand: skipping the
+        // pre-flight reaches the container.
+        let out = run(sb.ecsx(&config()).args([
+            "exec",
+            "--skip-verify",
+            "--task-id",
+            &task,
+            "--",
+            "echo",
+            "ran",
+        ]));
+        assert_code(&out, 0);
+        assert_eq!(stdout(&out), "ran\n");
+        tested += 1;
+    }
+    assert!(tested >= 4, "only {tested} pre-flight worlds found");
+}

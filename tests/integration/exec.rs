@@ -296,3 +296,50 @@ fn secrets_never_reach_the_output() {
     // The session's own token travels in ExecuteCommand's answer: never shown.
     assert!(!all.to_ascii_lowercase().contains("tokenvalue"), "{all}");
 }
+
+/// Every data-channel fault at once (duplicates, reordering, delayed and
+/// dropped acks, a pause, one socket drop with ResumeSession, a
+/// TargetNotConnectedException): 20 transfers of 4 MiB, each bounded in time,
+/// each byte-identical.
+#[test]
+fn transfers_survive_every_fault_twenty_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = std::fs::read_to_string(testdata("worlds/exec-faults.yml")).unwrap();
+    let sb = Sandbox::with_world_text(&app(), dir.path(), &format!("task_count: 1\n{faults}"));
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let file = dir.path().join("4mib.bin");
+    std::fs::write(&file, &data).unwrap();
+    let want = sha(&data);
+    let runs: Vec<_> = (0..4)
+        .map(|worker| {
+            let mut cmds: Vec<Command> = (0..5)
+                .map(|_| {
+                    let mut c = exec(&sb);
+                    c.args(["--timeout", "60s", "--skip-verify", "--", "cat"])
+                        .arg(&file);
+                    c
+                })
+                .collect();
+            let want = want.clone();
+            std::thread::spawn(move || {
+                for (i, cmd) in cmds.iter_mut().enumerate() {
+                    let started = Instant::now();
+                    let out = run(cmd);
+                    assert_code(&out, 0);
+                    assert_eq!(
+                        sha(&out.stdout),
+                        want,
+                        "worker {worker} run {i}: {}",
+                        stderr(&out)
+                    );
+                    assert!(started.elapsed() < Duration::from_secs(60));
+                }
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().expect("a run failed");
+    }
+}

@@ -88,11 +88,14 @@ pub fn assert_code(out: &Output, code: i32) {
 pub fn assert_one_line_error(out: &Output, code: i32, fragments: &[&str]) {
     assert_code(out, code);
     let err = stderr(out);
-    // Warnings and the note naming the only running task are not errors.
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| !l.contains("warning:") && !l.starts_with("ecsx: using the only running task"))
-        .collect();
+    // Warnings and exec's notes (the only running task, the session banner
+    // `ecsx: task ID, container NAME: CMD`) are not errors.
+    let info = |l: &str| {
+        l.contains("warning:")
+            || l.starts_with("ecsx: using the only running task")
+            || (l.starts_with("ecsx: task ") && l.contains(", container "))
+    };
+    let lines: Vec<&str> = err.lines().filter(|l| !info(l)).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
     for f in fragments {
         assert!(lines[0].contains(f), "error line lacks {f:?}: {}", lines[0]);

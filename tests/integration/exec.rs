@@ -343,3 +343,95 @@ fn transfers_survive_every_fault_twenty_times() {
         r.join().expect("a run failed");
     }
 }
+
+#[test]
+fn images_without_sh_or_base64_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // An "image" with sh but no base64: a PATH holding only sh.
+    let only_sh = dir.path().join("only-sh");
+    std::fs::create_dir(&only_sh).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", only_sh.join("sh")).unwrap();
+    let world = format!(
+        "task_count: 0
+tasks:
+  - id: 000000000000000000000000000005a0
+    service: web
+    containers:
+      - name: app
+        exec_path: /nonexistent
+  - id: 000000000000000000000000000005a1
+    service: web
+    containers:
+      - name: app
+        exec_path: {}
+",
+        only_sh.display()
+    );
+    let sb = Sandbox::with_world_text(&app(), dir.path(), &world);
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "000000000000000000000000000005a0",
+        "--",
+        "true",
+    ]));
+    assert_code(&out, 255);
+    let err = stderr(&out);
+    assert!(err.contains("needs `sh` and `base64`"), "{err}");
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "000000000000000000000000000005a1",
+        "--",
+        "true",
+    ]));
+    assert_one_line_error(&out, 255, &["no `base64`", "`sh` and `base64`"]);
+}
+
+#[test]
+fn kms_encrypted_sessions_work_end_to_end() {
+    let (_d, sb) = one_task(&std::fs::read_to_string(testdata("worlds/exec-kms.yml")).unwrap());
+    let out = run(exec(&sb)
+        .args(["--task-id"])
+        .arg(first_healthy_task(&sb))
+        .args(["--", "printf", "%s|", "secret", "data"]));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "secret|data|");
+    let mut child = exec(&sb)
+        .args(["--task-id", &first_healthy_task(&sb), "--pipe", "wc -c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&vec![b'x'; 200_000])
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), "200000");
+}
+
+/// A running task of the service whose app container has a usable PATH.
+fn first_healthy_task(sb: &Sandbox) -> String {
+    let out = run(sb.ecsx(&app()).args(["tasks", "-o", "tsv"]));
+    stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .find(|id| id != "0000000000000000000000000000d157")
+        .expect("a healthy task")
+}
+
+#[test]
+fn target_not_connected_is_retried_then_explained() {
+    let (_d, sb) = one_task("exec:\n  target_not_connected: 2\n");
+    let out = run(exec(&sb).args(["--skip-verify", "--", "echo", "connected"]));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "connected\n");
+    let (_d, sb) = one_task("exec:\n  target_not_connected: 1000\n");
+    let started = Instant::now();
+    let out = run(exec(&sb).args(["--skip-verify", "--", "true"]));
+    assert_one_line_error(&out, 255, &["TargetNotConnectedException", "ssmmessages"]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

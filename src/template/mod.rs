@@ -498,7 +498,9 @@ fn state_location(config: &Value, base_dir: &Path) -> Result<PathBuf, LocErr> {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decode `%XX` escapes (file URLs, IAM's URL-encoded policy documents);
+/// anything else is kept as is.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -370,7 +370,7 @@ pub(super) async fn describe_key(aws: &Aws, key: &str) -> CheckResult {
 
 /// The trust policy, as GetRole returns it (URL-encoded JSON).
 pub(super) fn trusts_ecs_tasks(document: &str) -> bool {
-    let decoded = percent_decode(document);
+    let decoded = crate::template::percent_decode(document);
     let Ok(policy) = serde_json::from_str::<Value>(&decoded) else {
         return false;
     };
@@ -398,26 +398,6 @@ pub(super) fn trusts_ecs_tasks(document: &str) -> bool {
                 .iter()
                 .any(|p| p == "ecs-tasks.amazonaws.com")
     })
-}
-
-/// `%XX` decoding (GetRole's documents are URL-encoded; `+` is kept).
-pub(super) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 const TRUST_POLICY: &str = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ecs-tasks.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}";

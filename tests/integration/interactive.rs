@@ -385,3 +385,30 @@ fn the_picker_numbers_tasks_and_ctrl_c_cancels() {
     t.assert_restored("cancel");
     assert!(!t.screen().contains("never\n"));
 }
+
+/// The README's quick start, as a newcomer runs it at a terminal: no AWS
+/// account, a picker for the example service's two tasks, then the output.
+#[test]
+fn the_readme_quick_start_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("$ cargo run --release -- "))
+        .expect("quick start line");
+    let args = line.trim_start_matches("$ cargo run --release -- ");
+    assert!(args.ends_with("exec -- uname -a"), "{line}");
+    let env: Vec<(&str, String)> = vec![
+        ("PS1", "$ ".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ];
+    let Some(t) = Tmux::start(&env) else { return };
+    t.line(&format!("cd {}", root().display()));
+    let done = t.run_between_snapshots(args, "quick");
+    t.wait_for("Select task number (1-2):", Duration::from_secs(30));
+    t.line("1");
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 0);
+    let uname = Command::new("uname").arg("-s").output().unwrap();
+    let kernel = String::from_utf8_lossy(&uname.stdout).trim().to_string();
+    assert!(t.screen().contains(&kernel), "{}", t.screen());
+    t.assert_restored("quick");
+}

@@ -31,6 +31,25 @@ pub(super) struct Caller {
     pub account: String,
 }
 
+/// The caller's account (empty when STS did not answer) and the ARN, in that
+/// account, of the cluster's exec KMS key, if it names one.
+fn account_and_key(
+    caller: &Result<Caller>,
+    exec: &ExecConfig,
+    region: &str,
+) -> (String, Option<String>) {
+    let account = caller
+        .as_ref()
+        .ok()
+        .map(|c| c.account.clone())
+        .unwrap_or_default();
+    let key_arn = exec
+        .kms_key_id
+        .as_deref()
+        .map(|k| iam::kms_key_arn(k, region, &account));
+    (account, key_arn)
+}
+
 async fn caller_identity(aws: &Aws) -> Result<Caller> {
     let out = aws
         .sts()
@@ -203,15 +222,7 @@ pub(super) async fn run_all(aws: &Aws, input: &Input) -> Result<Vec<CheckResult>
         .iter()
         .filter_map(|t| t.task_arn().map(str::to_owned))
         .collect();
-    let account = caller
-        .as_ref()
-        .ok()
-        .map(|c| c.account.clone())
-        .unwrap_or_default();
-    let key_arn = exec
-        .kms_key_id
-        .as_deref()
-        .map(|k| iam::kms_key_arn(k, &aws.region, &account));
+    let (account, key_arn) = account_and_key(&caller, &exec, &aws.region);
     let (tds, caller_rows, kms_key, resource_rows, network, agents) = tokio::join!(
         futures::future::join_all(
             td_arns
@@ -416,15 +427,7 @@ pub(super) async fn preflight(
         describe_task_definition(aws, td_arn),
     );
     let exec = exec_config(cluster.as_ref().ok().and_then(|c| c.as_ref()));
-    let account = caller
-        .as_ref()
-        .ok()
-        .map(|c| c.account.clone())
-        .unwrap_or_default();
-    let key_arn = exec
-        .kms_key_id
-        .as_deref()
-        .map(|k| iam::kms_key_arn(k, &aws.region, &account));
+    let (account, key_arn) = account_and_key(&caller, &exec, &aws.region);
     let principal = caller.as_ref().ok().map(|c| Principal::of_caller(&c.arn));
     let td = td.ok();
     let role = task_role(task, td.as_ref());

@@ -63,6 +63,23 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("spawn ecsx")
 }
 
+/// Run to completion with `input` on stdin, written from a thread so that a
+/// large input cannot deadlock against the child's output.
+pub fn run_with_stdin(cmd: &mut Command, input: Vec<u8>) -> Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ecsx");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().expect("write stdin");
+    out
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,8 +1,7 @@
 //! `ecsx exec` end to end: the binary, the SDK, the sandbox's data channel,
 //! and local processes in pseudo-terminals.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -93,20 +92,7 @@ fn binary_output_is_byte_identical() {
 fn pipe_streams_stdin_into_the_command() {
     let (_d, sb) = one_task("");
     let data: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
-    let mut child = exec(&sb)
-        .args(["--pipe", "cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feed = data.clone();
-    let writer = std::thread::spawn(move || {
-        stdin.write_all(&feed).unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = run_with_stdin(exec(&sb).args(["--pipe", "cat"]), data.clone());
     assert_code(&out, 0);
     assert_eq!(out.stdout.len(), data.len(), "{}", stderr(&out));
     assert_eq!(sha(&out.stdout), sha(&data));
@@ -126,19 +112,7 @@ fn input_text_feeds_sh_by_default() {
 #[test]
 fn a_heredoc_on_stdin_runs_as_a_script() {
     let (_d, sb) = one_task("");
-    let mut child = exec(&sb)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"x='Hello from sh'\necho \"$x\"\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(&mut exec(&sb), b"x='Hello from sh'\necho \"$x\"\n".to_vec());
     assert_code(&out, 0);
     assert_eq!(stdout(&out), "Hello from sh\n");
 }
@@ -395,20 +369,10 @@ fn kms_encrypted_sessions_work_end_to_end() {
         .args(["--", "printf", "%s|", "secret", "data"]));
     assert_code(&out, 0);
     assert_eq!(stdout(&out), "secret|data|");
-    let mut child = exec(&sb)
-        .args(["--task-id", &first_healthy_task(&sb), "--pipe", "wc -c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&vec![b'x'; 200_000])
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        exec(&sb).args(["--task-id", &first_healthy_task(&sb), "--pipe", "wc -c"]),
+        vec![b'x'; 200_000],
+    );
     assert_code(&out, 0);
     assert_eq!(stdout(&out).trim(), "200000");
 }

@@ -88,6 +88,36 @@ fn binary_output_is_byte_identical() {
     assert_eq!(sha(&out.stdout), sha(&data));
 }
 
+/// A reader that stalls (a pager, a full disk, a slow pipeline) must hold
+/// the stream back, not make ecsx drop output it then waits seconds per
+/// message to get again: the agent resends only its oldest message.
+#[test]
+fn a_stalled_reader_slows_the_stream_without_losing_or_crawling() {
+    use std::io::Read;
+    let (dir, sb) = one_task("");
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    let file = dir.path().join("4mib.bin");
+    std::fs::write(&file, &data).unwrap();
+    let mut child = exec(&sb)
+        .args(["--timeout", "20s", "--skip-verify", "--", "cat"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut got = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 0);
+    assert_eq!(got.len(), data.len(), "{}", stderr(&out));
+    // A crawl (one message per resend timeout) takes about a minute here,
+    // so it would end in --timeout's 124.
+    assert_eq!(sha(&got), sha(&data));
+}
+
 #[test]
 fn pipe_streams_stdin_into_the_command() {
     let (_d, sb) = one_task("");

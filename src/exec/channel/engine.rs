@@ -147,12 +147,21 @@ impl Engine {
             }
             let can_pull =
                 self.input_open && self.ready && !self.paused && self.out.in_flight() < window;
+            // After a drain, the expected message is still here only when
+            // the events are full: the consumer is behind.
             let deliverable = self.reorder.peek_expected().is_some();
             let holding = !self.ready && !self.handshake_started;
 
             tokio::select! {
                 _ = &mut self.shutdown => return Ok(End::Shutdown),
-                frame = self.ws.next() => match frame {
+                // Flow control, as the official plugin gets it by writing
+                // output before reading on: while the consumer is behind,
+                // the socket is not read, so TCP holds the agent back. Reading
+                // on would ack messages that cannot be delivered, the agent's
+                // window would keep sliding, and past the reorder bound
+                // messages would go unacked; the agent then resends only its
+                // oldest one per timeout, and the stream would crawl.
+                frame = self.ws.next(), if !deliverable => match frame {
                     Some(Ok(WsMessage::Binary(bytes))) => {
                         if let Some(end) = self.on_frame(&bytes).await? {
                             return Ok(end);

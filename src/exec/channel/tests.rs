@@ -489,7 +489,7 @@ async fn output_beyond_the_reorder_bound_goes_unacked_until_resent() {
 }
 
 #[tokio::test]
-async fn output_waits_in_the_buffer_while_the_consumer_is_slow() {
+async fn a_slow_consumer_holds_the_socket_back_instead_of_dropping_output() {
     bounded(async {
         let peer = Peer::bind().await;
         let backend = Arc::new(FakeBackend::default());
@@ -497,33 +497,33 @@ async fn output_waits_in_the_buffer_while_the_consumer_is_slow() {
         config.event_buffer = 1;
         config.reorder_bound = 4;
         let (mut channel, mut conn) = open(&peer, config).await;
-        let sent: Vec<Message> = {
-            let mut sent = Vec::new();
-            for seq in 0..8 {
-                sent.push(
-                    conn.send_output(seq, PayloadType::Output, &[b'a' + seq as u8])
-                        .await,
-                );
-            }
-            sent
-        };
-        // 1 event queued + 1 expected + 4 ahead are acked; the rest are not.
-        let acked: Vec<i64> = conn
-            .collect_for(Duration::from_millis(300))
-            .await
-            .iter()
-            .map(|m| serde_json::from_slice::<AcknowledgeContent>(&m.payload).expect("ack"))
-            .map(|a| a.acknowledged_message_sequence_number)
-            .collect();
-        assert_eq!(acked, vec![0, 1, 2, 3, 4, 5]);
-        // Reading frees room; the peer resends what was not acked.
-        for seq in 0..6u8 {
-            assert_eq!(next(&mut channel).await, Event::Output(vec![b'a' + seq]));
+        // Far more than the reorder bound, sent once each: the peer never
+        // resends, so a message dropped unacked would never arrive.
+        let total = 64u8;
+        for seq in 0..total {
+            conn.send_output(i64::from(seq), PayloadType::Output, &[seq])
+                .await;
         }
-        conn.send(&sent[6]).await;
-        conn.send(&sent[7]).await;
-        assert_eq!(next(&mut channel).await, Event::Output(b"g".to_vec()));
-        assert_eq!(next(&mut channel).await, Event::Output(b"h".to_vec()));
+        // Nobody reads: one event queued, the next held; the rest wait in
+        // the socket, unread and unacked.
+        let acked = |messages: Vec<Message>| -> Vec<i64> {
+            messages
+                .iter()
+                .map(|m| serde_json::from_slice::<AcknowledgeContent>(&m.payload).expect("ack"))
+                .map(|a| a.acknowledged_message_sequence_number)
+                .collect()
+        };
+        assert_eq!(
+            acked(conn.collect_for(Duration::from_millis(300)).await),
+            vec![0, 1]
+        );
+        // Reading lets everything through, in order, each acked once.
+        for seq in 0..total {
+            assert_eq!(next(&mut channel).await, Event::Output(vec![seq]));
+        }
+        let mut all = vec![0, 1];
+        all.extend(acked(conn.collect_for(Duration::from_millis(300)).await));
+        assert_eq!(all, (0..i64::from(total)).collect::<Vec<_>>());
     })
     .await;
 }

@@ -583,11 +583,23 @@ fn write_out(filtered: wrap::Filtered) -> Result<()> {
         let _ = err.flush();
     }
     if !filtered.stdout.is_empty() {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&filtered.stdout)?;
-        out.flush()?;
+        match raw_stdout().write_all(&filtered.stdout) {
+            // No stdout at all (`>&-`): as std's stdout, output goes nowhere.
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
+            result => result?,
+        }
     }
     Ok(())
+}
+
+/// Standard output without std's line buffering, which would split every
+/// write at its last newline into two system calls. Nothing else writes to
+/// stdout during a session, so nothing is buffered ahead of it.
+fn raw_stdout() -> std::mem::ManuallyDrop<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: descriptor 1 stays open for the whole process, and ManuallyDrop
+    // means this File never closes it.
+    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) })
 }
 
 /// The session loop: output, input, timeout, signals, the task's fate.

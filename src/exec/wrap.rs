@@ -255,23 +255,24 @@ impl OutputFilter {
             out.stdout.extend_from_slice(bytes);
             return;
         }
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'\r' {
-                if i + 1 < bytes.len() {
-                    if bytes[i + 1] == b'\n' {
-                        i += 1;
-                        continue;
-                    }
-                } else if !last {
+        let mut start = 0;
+        for cr in memchr::memchr_iter(b'\r', bytes) {
+            match bytes.get(cr + 1) {
+                Some(b'\n') => {
+                    out.stdout.extend_from_slice(&bytes[start..cr]);
+                    start = cr + 1;
+                }
+                Some(_) => {}
+                None if !last => {
                     // Undecided: keep for the next feed.
+                    out.stdout.extend_from_slice(&bytes[start..cr]);
                     self.held.splice(0..0, [b'\r']);
                     return;
                 }
+                None => {}
             }
-            out.stdout.push(bytes[i]);
-            i += 1;
         }
+        out.stdout.extend_from_slice(&bytes[start..]);
     }
 }
 
@@ -284,18 +285,23 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The length of the longest suffix of `hay` that is a proper prefix of `needle`.
 fn partial_suffix(hay: &[u8], needle: &[u8]) -> usize {
-    let max = needle.len().saturating_sub(1).min(hay.len());
-    (1..=max)
-        .rev()
-        .find(|&n| hay[hay.len() - n..] == needle[..n])
+    let Some(&first) = needle.first() else {
+        return 0;
+    };
+    let max = (needle.len() - 1).min(hay.len());
+    let tail = &hay[hay.len() - max..];
+    // Candidates start where the needle's first byte is, longest first.
+    memchr::memchr_iter(first, tail)
+        .map(|at| tail.len() - at)
+        .find(|&n| tail[tail.len() - n..] == needle[..n])
         .unwrap_or(0)
 }
 
@@ -405,6 +411,39 @@ mod tests {
                     assert_eq!(f.state(), &Remote::Exited(7));
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any output, cut anywhere, comes out exact: bytes drawn mostly from
+        /// line ends and near-misses of the exit marker, which the filter
+        /// holds back. (Only the marker itself, with the session's nonce, is
+        /// taken as the end.)
+        #[test]
+        fn any_output_cut_anywhere_is_exact(
+            pieces in proptest::collection::vec(0usize..6, 0..200),
+            cuts in proptest::collection::vec(1usize..300, 1..20),
+            stty in proptest::bool::ANY,
+            status in 0i32..256,
+        ) {
+            let exit = format!("__ecsx_{N}_exit");
+            let fragments: [&[u8]; 6] = [b"\r", b"\n", b"x", &exit.as_bytes()[..exit.len() - 1], &exit.as_bytes()[..9], b"\r\n"];
+            let sample: Vec<u8> = pieces.iter().flat_map(|&i| fragments[i].iter().copied()).collect();
+            let stream = remote_stream(&sample, status, stty);
+            let mut chunks = Vec::new();
+            let mut rest = stream.as_slice();
+            for &c in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (head, tail) = rest.split_at(c.min(rest.len()));
+                chunks.push(head);
+                rest = tail;
+            }
+            let mut f = OutputFilter::new(Mode::OneOff, N);
+            let got = run(&mut f, &chunks);
+            proptest::prop_assert_eq!(&got.stdout, &sample);
+            proptest::prop_assert_eq!(f.state(), &Remote::Exited(status));
         }
     }
 

@@ -32,6 +32,11 @@ use crate::protocol::payloads::{
 };
 use crate::protocol::{decode, encode, Message, PayloadType};
 
+/// Frames read from the socket's buffer in one go before acks are flushed
+/// and output is delivered.
+const READ_BATCH: usize = 64;
+/// Most bytes of output gathered into one [`Event::Output`].
+const MAX_EVENT_OUTPUT: usize = 64 * 1024;
 /// How often the oldest unacknowledged message is checked.
 const RESEND_TICK: Duration = Duration::from_millis(100);
 /// Ceiling of the reconnect backoff.
@@ -73,6 +78,8 @@ pub(crate) struct Engine {
     input_open: bool,
     /// Set when a read or write fails; the loop then reconnects.
     broken: Option<String>,
+    /// Frames written to the socket's buffer but not yet flushed.
+    unflushed: bool,
     /// Reconnects since the last frame decoded.
     failed_reconnects: u32,
     hold_until: Instant,
@@ -106,6 +113,7 @@ impl Engine {
             handshake_started: false,
             input_open: true,
             broken: None,
+            unflushed: false,
             failed_reconnects: 0,
             hold_until,
             commands,
@@ -139,6 +147,7 @@ impl Engine {
         let window = self.config.window.max(1);
 
         loop {
+            self.flush().await;
             if let Some(reason) = self.broken.take() {
                 if let Some(end) = self.reconnect(reason).await? {
                     return Ok(end);
@@ -161,26 +170,23 @@ impl Engine {
                 // window would keep sliding, and past the reorder bound
                 // messages would go unacked; the agent then resends only its
                 // oldest one per timeout, and the stream would crawl.
-                frame = self.ws.next(), if !deliverable => match frame {
-                    Some(Ok(WsMessage::Binary(bytes))) => {
-                        if let Some(end) = self.on_frame(&bytes).await? {
+                frame = self.ws.next(), if !deliverable => {
+                    // Then whatever else is already read, with the acks
+                    // written together and the output delivered together;
+                    // never so much that the buffer would have to drop.
+                    let mut frame = Some(frame);
+                    let mut taken = 0;
+                    while let Some(next) = frame.take() {
+                        if let Some(end) = self.on_ws(next).await? {
                             return Ok(end);
                         }
+                        taken += 1;
+                        if taken < READ_BATCH && self.broken.is_none() && self.reorder.has_room() {
+                            frame = self.ws.next().now_or_never();
+                        }
                     }
-                    Some(Ok(WsMessage::Close(frame))) => {
-                        self.broken = Some(match frame {
-                            Some(f) if !f.reason.is_empty() => {
-                                format!("the service closed the socket: {}", f.reason)
-                            }
-                            _ => "the service closed the socket".to_owned(),
-                        });
-                    }
-                    // Pings are answered by tungstenite itself; text and
-                    // pongs carry nothing for us.
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => self.broken = Some(format!("read failed: {e}")),
-                    None => self.broken = Some("the socket closed".to_owned()),
-                },
+                    self.drain().await?;
+                }
                 command = self.commands.recv(), if can_pull => match command {
                     Some(command) => self.send_command(command).await?,
                     None => self.input_open = false,
@@ -198,6 +204,30 @@ impl Engine {
                 _ = sleep_until(self.hold_until), if holding => self.ready = true,
             }
         }
+    }
+
+    /// One read from the socket.
+    async fn on_ws(
+        &mut self,
+        frame: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Result<Option<End>, ChannelError> {
+        match frame {
+            Some(Ok(WsMessage::Binary(bytes))) => return self.on_frame(&bytes).await,
+            Some(Ok(WsMessage::Close(frame))) => {
+                self.broken = Some(match frame {
+                    Some(f) if !f.reason.is_empty() => {
+                        format!("the service closed the socket: {}", f.reason)
+                    }
+                    _ => "the service closed the socket".to_owned(),
+                });
+            }
+            // Pings are answered by tungstenite itself; text and pongs carry
+            // nothing for us.
+            Some(Ok(_)) => {}
+            Some(Err(e)) => self.broken = Some(format!("read failed: {e}")),
+            None => self.broken = Some("the socket closed".to_owned()),
+        }
+        Ok(None)
     }
 
     /// One binary frame. Undecodable frames and unknown types are ignored.
@@ -230,23 +260,32 @@ impl Engine {
         Ok(None)
     }
 
-    /// An `output_stream_data`: ack unless dropped, then deliver what is in order.
+    /// An `output_stream_data`: ack unless dropped. Delivery follows the
+    /// batch of frames it came in (see [`Engine::drain`]).
     async fn on_stream(&mut self, message: Message) -> Result<(), ChannelError> {
         let ack = AcknowledgeContent::for_message(&message).to_message();
         match self.reorder.offer(message) {
-            Arrival::Dropped => return Ok(()),
+            Arrival::Dropped => {}
             Arrival::Duplicate | Arrival::Accepted => {
                 self.write(WsMessage::Binary(encode(&ack).into())).await;
             }
         }
-        self.drain().await
+        Ok(())
     }
 
-    /// Processes in-order messages while events have room.
+    /// Processes in-order messages while events have room; consecutive
+    /// output messages become one event.
     async fn drain(&mut self) -> Result<(), ChannelError> {
         while let Some(next) = self.reorder.peek_expected() {
             if produces_event(next) && self.events.capacity() == 0 {
                 break;
+            }
+            if is_output(next) {
+                let bytes = self.gather_output()?;
+                if !bytes.is_empty() {
+                    self.emit(Ok(Event::Output(bytes))).await?;
+                }
+                continue;
             }
             let Some(message) = self.reorder.pop_expected() else {
                 break;
@@ -254,6 +293,28 @@ impl Engine {
             self.deliver(message).await?;
         }
         Ok(())
+    }
+
+    /// Takes the in-order output messages at the head of the buffer, up to
+    /// [`MAX_EVENT_OUTPUT`] bytes, decrypted and joined.
+    fn gather_output(&mut self) -> Result<Vec<u8>, ChannelError> {
+        let mut bytes: Vec<u8> = Vec::new();
+        while bytes.len() < MAX_EVENT_OUTPUT && self.reorder.peek_expected().is_some_and(is_output)
+        {
+            let Some(message) = self.reorder.pop_expected() else {
+                break;
+            };
+            let payload = self.open_payload(message)?;
+            if !self.handshake_started {
+                self.ready = true;
+            }
+            if bytes.is_empty() {
+                bytes = payload;
+            } else {
+                bytes.extend_from_slice(&payload);
+            }
+        }
+        Ok(bytes)
     }
 
     /// After `channel_closed`: deliver what is still in order, then end.
@@ -273,18 +334,10 @@ impl Engine {
         Ok(End::Closed(output))
     }
 
-    /// One in-order stream message.
+    /// One in-order stream message other than output.
     async fn deliver(&mut self, message: Message) -> Result<(), ChannelError> {
         match message.payload_type {
-            PayloadType::Output | PayloadType::StdErr => {
-                let bytes = self.open_payload(message)?;
-                if !self.handshake_started {
-                    self.ready = true;
-                }
-                if !bytes.is_empty() {
-                    self.emit(Ok(Event::Output(bytes))).await?;
-                }
-            }
+            // Output goes through `gather_output`.
             PayloadType::HandshakeRequest => self.on_handshake_request(&message.payload).await?,
             PayloadType::HandshakeComplete => {
                 let complete: HandshakeCompletePayload =
@@ -530,12 +583,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes one frame; a failure marks the link broken.
+    /// Queues one frame on the socket (written out by [`Engine::flush`] at
+    /// the top of the loop, or earlier when the buffer fills); a failure
+    /// marks the link broken.
     async fn write(&mut self, message: WsMessage) {
         if self.broken.is_some() {
             return;
         }
-        if let Err(e) = self.ws.send(message).await {
+        match self.ws.feed(message).await {
+            Ok(()) => self.unflushed = true,
+            Err(e) => self.broken = Some(format!("write failed: {e}")),
+        }
+    }
+
+    /// Writes out what [`Engine::write`] queued.
+    async fn flush(&mut self) {
+        if !self.unflushed || self.broken.is_some() {
+            return;
+        }
+        self.unflushed = false;
+        if let Err(e) = self.ws.flush().await {
             self.broken = Some(format!("write failed: {e}"));
         }
     }
@@ -588,6 +655,7 @@ impl Engine {
                 Ok(ws) => {
                     self.info.token_value = token;
                     self.ws = ws;
+                    self.unflushed = false;
                     self.paused = false;
                     self.resend_all().await;
                     return Ok(None);
@@ -618,6 +686,14 @@ impl Engine {
             self.write(WsMessage::Binary(frame)).await;
         }
     }
+}
+
+/// Output for the caller: PayloadType 1, or 11 if ever sent.
+fn is_output(message: &Message) -> bool {
+    matches!(
+        message.payload_type,
+        PayloadType::Output | PayloadType::StdErr
+    )
 }
 
 /// Whether delivering `message` emits an event (and so needs room).

@@ -42,12 +42,21 @@ impl Reorder {
         if seq < self.expected || self.buffer.contains_key(&seq) {
             return Arrival::Duplicate;
         }
-        let ahead = self.buffer.len() - usize::from(self.buffer.contains_key(&self.expected));
-        if seq != self.expected && ahead >= self.bound {
+        if seq != self.expected && !self.has_room() {
             return Arrival::Dropped;
         }
         self.buffer.insert(seq, message);
         Arrival::Accepted
+    }
+
+    /// Whether any message could be taken now (the expected one always can).
+    pub(crate) fn has_room(&self) -> bool {
+        self.ahead() < self.bound
+    }
+
+    /// Messages held other than the expected one.
+    fn ahead(&self) -> usize {
+        self.buffer.len() - usize::from(self.buffer.contains_key(&self.expected))
     }
 
     /// The expected message, when it has arrived.

@@ -17,10 +17,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // exec is one stream between the socket and stdout: on one thread its
+    // hand-offs cost no cross-thread wake-ups (about 8% of a 64 MiB `cat`
+    // in wall time, and less CPU; docs/benchmarks.md). The rest fan out
+    // AWS calls and parse their answers on every core.
+    let mut builder = match cli.command {
+        ecsx::cli::Command::Exec(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ecsx: cannot start the async runtime: {e}");

@@ -18,6 +18,23 @@ use crate::template::Renderer;
 pub struct SandboxHandle {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+    sandbox: std::sync::Arc<sandbox::Sandbox>,
+}
+
+impl SandboxHandle {
+    /// Stops the sandbox: lets the server finish for a moment, then ends
+    /// every session's processes and removes the task folders whatever is
+    /// still running.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), served).await;
+        }
+        self.sandbox.clean_up();
+    }
 }
 
 impl Drop for SandboxHandle {
@@ -36,7 +53,8 @@ pub async fn start_sandbox(world: World, addr: &str) -> Result<SandboxHandle> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sandbox = sandbox::Sandbox::new(world);
-    tokio::spawn(async move {
+    let kept = std::sync::Arc::clone(&sandbox);
+    let served = tokio::spawn(async move {
         let shutdown = async move {
             let _ = rx.await;
         };
@@ -47,6 +65,8 @@ pub async fn start_sandbox(world: World, addr: &str) -> Result<SandboxHandle> {
     Ok(SandboxHandle {
         addr,
         shutdown: Some(tx),
+        served: Some(served),
+        sandbox: kept,
     })
 }
 

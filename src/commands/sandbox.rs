@@ -55,7 +55,7 @@ pub async fn serve(app: &mut App, args: &SandboxServeArgs) -> Result<i32> {
         handle.addr
     );
     wait_for_signal().await;
-    drop(handle);
+    handle.stop().await;
     Ok(0)
 }
 

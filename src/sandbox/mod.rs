@@ -9,8 +9,9 @@
 //! checked, and nothing of the credentials is logged or echoed.
 //!
 //! ECS Exec is served too: ExecuteCommand opens a session whose data channel
-//! is a WebSocket on this same listener (`/v1/data-channel/<session id>`),
-//! and the task's "container" is a local process in a pty (`agent`).
+//! is a WebSocket (`/v1/data-channel/<session id>`) on a second listener of
+//! the same address, served by a thread of its own (`serve`), and the task's
+//! "container" is a local process in a pty (`agent`).
 //!
 //! Layout: [`world`] (the data), `worldfile` (the YAML world file), `wire`
 //! (HTTP framing of the AWS protocols), `ecs`, `sts`, `kms`, `iam` and
@@ -71,6 +72,12 @@ pub struct Stats {
 }
 
 impl Sandbox {
+    /// Ends every exec session's processes and removes the temporary task
+    /// folders (the end of the sandbox; idempotent).
+    pub fn clean_up(&self) {
+        self.agent.clean_up();
+    }
+
     pub fn new(world: World) -> Arc<Sandbox> {
         Arc::new(Sandbox {
             world: RwLock::new(world),
@@ -304,7 +311,11 @@ async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Respon
             return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
                 Ok(upgrade) => {
                     let agent = Arc::clone(&sandbox.agent);
-                    upgrade.on_upgrade(move |socket| agent.connect(session_id, socket))
+                    // The client sends small acks: a small read buffer, as
+                    // tungstenite zero-fills all of it before every read.
+                    upgrade
+                        .read_buffer_size(16 * 1024)
+                        .on_upgrade(move |socket| agent.connect(session_id, socket))
                 }
                 Err(rejection) => rejection.into_response(),
             };
@@ -361,10 +372,75 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let agent = Arc::clone(&sandbox.agent);
+    let channels = DataChannels::start(&listener, Arc::clone(&sandbox))?;
     let served = axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
         .await;
     // Upgraded data channels outlive the HTTP server: end them and their processes.
     agent.shutdown();
+    drop(channels);
     served
+}
+
+/// The data channels' own listener (same address, another port), served on
+/// a thread of its own with a single-threaded runtime: a session is one
+/// stream between a socket and a pty, and on one thread its hand-offs cost
+/// no wake-ups across threads, while the API keeps every core for the
+/// answers it builds. Dropping it ends the sessions and joins the thread.
+struct DataChannels {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    agent: Arc<agent::Agent>,
+}
+
+impl DataChannels {
+    fn start(api: &tokio::net::TcpListener, sandbox: Arc<Sandbox>) -> std::io::Result<Self> {
+        let ip = api.local_addr()?.ip();
+        let listener = std::net::TcpListener::bind((ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let agent = Arc::clone(&sandbox.agent);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let port = listener.local_addr()?.port();
+        let thread = std::thread::Builder::new()
+            .name("sandbox-data-channels".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let served = axum::serve(listener, router(sandbox))
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        eprintln!("ecsx: sandbox data channels stopped: {e}");
+                    }
+                });
+                // Dropping the runtime drops the sessions still going; the
+                // agent's own drop kills their process groups and removes
+                // the task folders.
+            })?;
+        agent.set_data_port(port);
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+            agent,
+        })
+    }
+}
+
+impl Drop for DataChannels {
+    fn drop(&mut self) {
+        self.agent.shutdown();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

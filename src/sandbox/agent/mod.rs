@@ -19,7 +19,7 @@ mod session;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
@@ -126,24 +126,14 @@ pub(crate) struct Agent {
     refused: AtomicU32,
     ordinal: AtomicU64,
     pub(crate) secret: Secret,
+    /// The port of the data-channel listener, when it has its own (see
+    /// `sandbox::serve`); else stream URLs point at the API's.
+    data_port: OnceLock<u16>,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        for slot in self.all() {
-            slot.request_stop(Stop::Shutdown);
-            // The runners may never run again (the runtime is going away):
-            // end the processes now, before their folders go.
-            pty::kill_group(slot.lock().pgid, libc::SIGKILL);
-        }
-        let root = self
-            .temp_root
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(root) = root {
-            let _ = std::fs::remove_dir_all(root);
-        }
+        self.clean_up();
     }
 }
 
@@ -178,6 +168,39 @@ impl Agent {
             refused: AtomicU32::new(0),
             ordinal: AtomicU64::new(0),
             secret: Secret::random(),
+            data_port: OnceLock::new(),
+        }
+    }
+
+    /// Ends every process and removes the temporary task folders: for the
+    /// end of the sandbox, when the runners may never run again (the runtime
+    /// is going away). Idempotent.
+    pub(crate) fn clean_up(&self) {
+        for slot in self.all() {
+            slot.request_stop(Stop::Shutdown);
+            pty::kill_group(slot.lock().pgid, libc::SIGKILL);
+        }
+        let root = self
+            .temp_root
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(root) = root {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+
+    /// Stream URLs point at `port` from now on.
+    pub(crate) fn set_data_port(&self, port: u16) {
+        let _ = self.data_port.set(port);
+    }
+
+    /// Where a session's data channel is: the host the API call came to,
+    /// on the data-channel listener's port when there is one.
+    fn stream_url(&self, host: &str, session_id: &str) -> String {
+        match self.data_port.get() {
+            Some(&port) => stream_url(&with_port(host, port), session_id),
+            None => stream_url(host, session_id),
         }
     }
 
@@ -369,7 +392,7 @@ impl Agent {
             "interactive": true,
             "session": {
                 "sessionId": session_id,
-                "streamUrl": stream_url(host, &session_id),
+                "streamUrl": self.stream_url(host, &session_id),
                 "tokenValue": token,
             },
             "taskArn": world.task_arn(&cluster.name, &task.id),
@@ -396,7 +419,7 @@ impl Agent {
                 Ok(json!({
                     "SessionId": slot.id,
                     "TokenValue": st.token,
-                    "StreamUrl": stream_url(host, &slot.id),
+                    "StreamUrl": self.stream_url(host, &slot.id),
                 }))
             }
             other => Err(ApiError::unknown_operation(&ServiceId::Ssm, other)),
@@ -503,6 +526,21 @@ async fn refuse(mut socket: WebSocket) {
         socket.send(WsMessage::Close(Some(frame))),
     )
     .await;
+}
+
+/// `host` (a Host header: `name`, `name:port`, `[v6]:port`) with `port`.
+fn with_port(host: &str, port: u16) -> String {
+    let name = match host.rsplit_once(':') {
+        Some((name, digits))
+            if !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (!name.contains(':') || name.ends_with(']')) =>
+        {
+            name
+        }
+        _ => host,
+    };
+    format!("{name}:{port}")
 }
 
 fn stream_url(host: &str, session_id: &str) -> String {

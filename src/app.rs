@@ -27,21 +27,24 @@ impl SandboxHandle {
     /// every session's processes and removes the task folders whatever is
     /// still running.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.signal_shutdown();
         if let Some(served) = self.served.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), served).await;
         }
         self.sandbox.clean_up();
     }
+
+    /// Tells the server to finish (once).
+    fn signal_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.signal_shutdown();
     }
 }
 

@@ -371,13 +371,12 @@ pub async fn serve(
     sandbox: Arc<Sandbox>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let agent = Arc::clone(&sandbox.agent);
     let channels = DataChannels::start(&listener, Arc::clone(&sandbox))?;
     let served = axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
         .await;
-    // Upgraded data channels outlive the HTTP server: end them and their processes.
-    agent.shutdown();
+    // Upgraded data channels outlive the HTTP server: dropping `channels`
+    // ends them and their processes.
     drop(channels);
     served
 }

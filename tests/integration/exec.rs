@@ -25,6 +25,16 @@ fn exec(sb: &Sandbox) -> Command {
     cmd
 }
 
+/// 4 MiB of scrambled bytes (every byte value, no long runs) in `dir`.
+fn four_mib_file(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let file = dir.join("4mib.bin");
+    std::fs::write(&file, &data).unwrap();
+    (file, data)
+}
+
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -95,11 +105,7 @@ fn binary_output_is_byte_identical() {
 fn a_stalled_reader_slows_the_stream_without_losing_or_crawling() {
     use std::io::Read;
     let (dir, sb) = one_task("");
-    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
-        .collect();
-    let file = dir.path().join("4mib.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = four_mib_file(dir.path());
     let mut child = exec(&sb)
         .args(["--timeout", "20s", "--skip-verify", "--", "cat"])
         .arg(&file)
@@ -310,11 +316,7 @@ fn transfers_survive_every_fault_twenty_times() {
     let dir = tempfile::tempdir().unwrap();
     let faults = std::fs::read_to_string(testdata("worlds/exec-faults.yml")).unwrap();
     let sb = Sandbox::with_world_text(&app(), dir.path(), &format!("task_count: 1\n{faults}"));
-    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    let file = dir.path().join("4mib.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = four_mib_file(dir.path());
     let want = sha(&data);
     let runs: Vec<_> = (0..4)
         .map(|worker| {

@@ -295,9 +295,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Takes the in-order output messages at the head of the buffer, up to
-    /// [`MAX_EVENT_OUTPUT`] bytes, decrypted and joined.
+    /// Takes the in-order output messages at the head of the buffer (there
+    /// is at least one), up to [`MAX_EVENT_OUTPUT`] bytes, decrypted and joined.
     fn gather_output(&mut self) -> Result<Vec<u8>, ChannelError> {
+        // Output without a handshake: the agent is taking input.
+        if !self.handshake_started {
+            self.ready = true;
+        }
         let mut bytes: Vec<u8> = Vec::new();
         while bytes.len() < MAX_EVENT_OUTPUT && self.reorder.peek_expected().is_some_and(is_output)
         {
@@ -305,9 +309,6 @@ impl Engine {
                 break;
             };
             let payload = self.open_payload(message)?;
-            if !self.handshake_started {
-                self.ready = true;
-            }
             if bytes.is_empty() {
                 bytes = payload;
             } else {

@@ -176,8 +176,8 @@ impl Agent {
     /// end of the sandbox, when the runners may never run again (the runtime
     /// is going away). Idempotent.
     pub(crate) fn clean_up(&self) {
+        self.shutdown();
         for slot in self.all() {
-            slot.request_stop(Stop::Shutdown);
             pty::kill_group(slot.lock().pgid, libc::SIGKILL);
         }
         let root = self

@@ -137,6 +137,21 @@ pub struct ExecArgs {
     #[arg(long)]
     pub skip_verify: bool,
 
+    /// Run the one-off command in every running task of the service (with
+    /// --task-id A,B,C: in those)
+    #[arg(long)]
+    pub all_tasks: bool,
+
+    /// With --all-tasks: at most N sessions open at once (AWS throttles
+    /// ExecuteCommand; throttled calls are retried)
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub parallel: usize,
+
+    /// With --all-tasks: `text` (prefixed lines, then a summary on stderr) or
+    /// `json` (one object per task at the end)
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: TextFormat,
+
     /// The command and its arguments, each kept exactly
     #[arg(last = true, value_name = "CMD")]
     pub args: Vec<String>,

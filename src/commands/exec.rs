@@ -5,9 +5,10 @@
 use std::io::IsTerminal;
 
 use crate::app::App;
-use crate::cli::ExecArgs;
+use crate::cli::{ExecArgs, TextFormat};
 use crate::config::parse_timeout;
 use crate::error::{Error, Result};
+use crate::exec::fanout;
 use crate::exec::run::{self, Input, RunOptions, StdoutPipe};
 use crate::exec::session::ExecSession;
 use crate::exec::target;
@@ -115,6 +116,15 @@ fn plan(args: &ExecArgs, stdin_is_terminal: bool) -> Result<Plan> {
 pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
     let stdin_tty = std::io::stdin().is_terminal();
     let plan = plan(args, stdin_tty)?;
+    let many = args.all_tasks || args.task_id.as_deref().is_some_and(|t| t.contains(','));
+    if many {
+        return run_many(app, args, &plan).await;
+    }
+    if args.parallel != 8 || args.output != TextFormat::Text {
+        return Err(exec_error(
+            "--parallel and --output go with --all-tasks (or --task-id A,B,C)",
+        ));
+    }
     let timeout = match &args.timeout {
         Some(text) => parse_timeout(text).map_err(|e| {
             exec_error(format!(
@@ -188,6 +198,132 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
     }
 }
 
+/// `--all-tasks` / `--task-id A,B,C`: the one-off command in each task.
+async fn run_many(app: &mut App, args: &ExecArgs, plan: &Plan) -> Result<i32> {
+    if plan.mode != Mode::OneOff {
+        return Err(exec_error(
+            "--all-tasks runs a one-off command: pass `-- CMD ARGS...` or --command, without --interactive, --pipe or --input",
+        ));
+    }
+    if args.parallel == 0 {
+        return Err(exec_error("--parallel must be at least 1"));
+    }
+    let timeout = match &args.timeout {
+        Some(text) => parse_timeout(text).map_err(|e| {
+            exec_error(format!(
+                "--timeout {e}; write it like 5m, 300s or 10m0s (0 for none)"
+            ))
+        })?,
+        None => app.config()?.timeout,
+    };
+    let target = app.target()?;
+    let aws = app.aws().await?.clone();
+    let tasks = match &args.task_id {
+        Some(list) => {
+            let mut tasks = Vec::new();
+            for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                tasks.push(crate::ecs::find_task(&aws, &target, id, false).await?);
+            }
+            tasks
+        }
+        None => target::running_tasks(&aws, &target).await?,
+    };
+    if tasks.is_empty() {
+        return Err(exec_error(format!(
+            "no running tasks in {}; start one, or check `ecsx status`",
+            crate::ecs::scope_label(&target)
+        )));
+    }
+    let mut chosen = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let container =
+            target::choose_container(&aws, &target, &task, args.container.as_deref()).await?;
+        chosen.push(target::Chosen::new(task, container, &target));
+    }
+    if !args.skip_verify {
+        // IAM, KMS and the task definition are shared: check them once.
+        target::verify_preflight(&aws, &target, &chosen[0]).await?;
+    }
+    eprintln!(
+        "ecsx: {} tasks, container {}, at most {} at once: {}",
+        chosen.len(),
+        chosen[0].container,
+        args.parallel.min(chosen.len()),
+        plan.command
+    );
+    let deadline = timeout.map(|t| {
+        (
+            tokio::time::Instant::now() + t,
+            humantime::format_duration(t).to_string(),
+        )
+    });
+    let pipe = StdoutPipe::spawn();
+    let output = match args.output {
+        TextFormat::Json => fanout::Output::Collected,
+        TextFormat::Text => fanout::Output::Prefixed {
+            pipe: &pipe,
+            color: crate::output::color_enabled(app.global.no_color)
+                && std::io::stdout().is_terminal(),
+        },
+    };
+    let all = fanout::run_all(
+        &aws,
+        &target,
+        chosen,
+        &plan.command,
+        args.parallel,
+        deadline,
+        output,
+    );
+    let results = tokio::select! {
+        results = all => results,
+        _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
+    };
+    match args.output {
+        TextFormat::Json => {
+            let engine = base64::engine::general_purpose::STANDARD;
+            for r in &results {
+                let line = serde_json::json!({
+                    "task": r.task_id,
+                    "exit": r.exit,
+                    "durationMs": r.duration.as_millis() as u64,
+                    "stdout": base64::Engine::encode(&engine, &r.stdout),
+                    "error": r.error,
+                });
+                pipe.send(format!("{line}\n").into_bytes()).await?;
+            }
+        }
+        TextFormat::Text => {
+            for r in &results {
+                let status = match &r.error {
+                    Some(e) => format!("exit {} ({e})", r.exit),
+                    None => format!("exit {}", r.exit),
+                };
+                eprintln!(
+                    "ecsx: {}  {status}  {:.1}s",
+                    fanout::short_id(&r.task_id),
+                    r.duration.as_secs_f64()
+                );
+            }
+        }
+    }
+    pipe.flush().await?;
+    let failed = results.iter().filter(|r| r.exit != 0).count();
+    if failed > 0 {
+        eprintln!(
+            "ecsx: {failed} of {} tasks failed: {}",
+            results.len(),
+            results
+                .iter()
+                .filter(|r| r.exit != 0)
+                .map(|r| fanout::short_id(&r.task_id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(fanout::combined_status(&results))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +338,9 @@ mod tests {
             input: None,
             timeout: None,
             skip_verify: false,
+            all_tasks: false,
+            parallel: 8,
+            output: TextFormat::Text,
             args: vec![],
         };
         f(&mut a);

@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod copy;
+pub mod fanout;
 pub mod run;
 pub mod session;
 pub mod target;

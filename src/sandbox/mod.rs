@@ -321,6 +321,9 @@ async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Respon
             };
         }
     }
+    if parts.method == Method::GET && parts.uri.path() == "/_sandbox/stats" {
+        return stats_response(&sandbox);
+    }
     let method = parts.method;
     let headers = parts.headers;
     let host = headers
@@ -336,6 +339,25 @@ async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Respon
         }
     };
     respond(&sandbox, method, &headers, body, &host).await
+}
+
+/// `GET /_sandbox/stats`: the call counters and the exec session counts,
+/// for tests and benchmarks that run the sandbox as a separate process.
+fn stats_response(sandbox: &Sandbox) -> Response {
+    let stats = sandbox.stats();
+    let body = serde_json::json!({
+        "calls": stats.calls,
+        "throttled": stats.throttled,
+        "byOperation": stats.by_operation,
+        "liveExecSessions": sandbox.agent.live_sessions(),
+        "peakExecSessions": sandbox.agent.peak_sessions(),
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn respond(

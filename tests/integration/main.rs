@@ -6,6 +6,7 @@ mod common;
 mod cp;
 mod errors;
 mod exec;
+mod fanout;
 mod interactive;
 mod render;
 mod status;

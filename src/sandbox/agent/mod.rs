@@ -18,7 +18,7 @@ mod session;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -129,6 +129,8 @@ pub(crate) struct Agent {
     /// The port of the data-channel listener, when it has its own (see
     /// `sandbox::serve`); else stream URLs point at the API's.
     data_port: OnceLock<u16>,
+    /// The most sessions live at once so far.
+    peak: AtomicUsize,
 }
 
 impl Drop for Agent {
@@ -169,7 +171,13 @@ impl Agent {
             ordinal: AtomicU64::new(0),
             secret: Secret::random(),
             data_port: OnceLock::new(),
+            peak: AtomicUsize::new(0),
         }
+    }
+
+    /// The most ECS Exec sessions that were live at once.
+    pub(crate) fn peak_sessions(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
     }
 
     /// Ends every process and removes the temporary task folders: for the
@@ -467,6 +475,7 @@ impl Agent {
                     stop: stop_tx,
                 });
                 drop(st);
+                self.peak.fetch_max(self.live_sessions(), Ordering::Relaxed);
                 let runner = session::Runner::new(
                     Arc::clone(&slot),
                     self.secret.clone(),

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 
 use crate::app::App;
 use crate::cli::CpArgs;
-use crate::config::parse_timeout;
 use crate::error::{Error, Result};
 use crate::exec::copy::{self, Endpoint, LocalDest, LocalSource, Options, Report};
+use crate::exec::run;
 use crate::exec::target;
 
 fn usage(message: impl Into<String>) -> Error {
@@ -40,14 +40,7 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
         (Some(t), _) => Some(t),
         (None, flag) => flag.clone(),
     };
-    let timeout = match &args.timeout {
-        Some(text) => parse_timeout(text).map_err(|e| {
-            usage(format!(
-                "--timeout {e}; write it like 5m, 300s or 10m0s (0 for none)"
-            ))
-        })?,
-        None => app.config()?.timeout,
-    };
+    let timeout = super::session_timeout(app, args.timeout.as_deref(), Error::Usage)?;
     let target = app.target()?;
     let aws = app.aws().await?.clone();
     // The picker may read stdin only when stdin is a terminal and not the data.
@@ -78,12 +71,7 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
     let options = Options {
         compress: !args.no_compress,
         progress: progress.clone(),
-        deadline: timeout.map(|t| {
-            (
-                tokio::time::Instant::now() + t,
-                humantime::format_duration(t).to_string(),
-            )
-        }),
+        deadline: run::deadline(timeout),
     };
     let started = std::time::Instant::now();
     let report = if upload {

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 
 use crate::app::App;
 use crate::cli::{ExecArgs, TextFormat};
-use crate::config::parse_timeout;
 use crate::error::{Error, Result};
 use crate::exec::fanout;
 use crate::exec::run::{self, Input, RunOptions, StdoutPipe};
@@ -125,14 +124,7 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
             "--parallel and --output go with --all-tasks (or --task-id A,B,C)",
         ));
     }
-    let timeout = match &args.timeout {
-        Some(text) => parse_timeout(text).map_err(|e| {
-            exec_error(format!(
-                "--timeout {e}; write it like 5m, 300s or 10m0s (0 for none)"
-            ))
-        })?,
-        None => app.config()?.timeout,
-    };
+    let timeout = super::session_timeout(app, args.timeout.as_deref(), Error::Exec)?;
     let target = app.target()?;
     let aws = app.aws().await?.clone();
 
@@ -161,12 +153,7 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
         }
     );
 
-    let deadline = timeout.map(|t| {
-        (
-            tokio::time::Instant::now() + t,
-            humantime::format_duration(t).to_string(),
-        )
-    });
+    let deadline = run::deadline(timeout);
     let session = ExecSession::start(&aws, &target, &chosen, &plan.command, plan.mode).await?;
     let input = match (plan.mode, plan.input) {
         (Mode::Interactive, _) => Input::Terminal,
@@ -208,14 +195,7 @@ async fn run_many(app: &mut App, args: &ExecArgs, plan: &Plan) -> Result<i32> {
     if args.parallel == 0 {
         return Err(exec_error("--parallel must be at least 1"));
     }
-    let timeout = match &args.timeout {
-        Some(text) => parse_timeout(text).map_err(|e| {
-            exec_error(format!(
-                "--timeout {e}; write it like 5m, 300s or 10m0s (0 for none)"
-            ))
-        })?,
-        None => app.config()?.timeout,
-    };
+    let timeout = super::session_timeout(app, args.timeout.as_deref(), Error::Exec)?;
     let target = app.target()?;
     let aws = app.aws().await?.clone();
     let tasks = match &args.task_id {
@@ -251,12 +231,7 @@ async fn run_many(app: &mut App, args: &ExecArgs, plan: &Plan) -> Result<i32> {
         args.parallel.min(chosen.len()),
         plan.command
     );
-    let deadline = timeout.map(|t| {
-        (
-            tokio::time::Instant::now() + t,
-            humantime::format_duration(t).to_string(),
-        )
-    });
+    let deadline = run::deadline(timeout);
     let pipe = StdoutPipe::spawn();
     let output = match args.output {
         TextFormat::Json => fanout::Output::Collected,

@@ -121,6 +121,16 @@ fn raw_stdout() -> std::mem::ManuallyDrop<std::fs::File> {
     std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) })
 }
 
+/// The deadline for a session bound by `timeout`, with the timeout's text.
+pub fn deadline(timeout: Option<Duration>) -> Option<(Instant, String)> {
+    timeout.map(|t| {
+        (
+            Instant::now() + t,
+            humantime::format_duration(t).to_string(),
+        )
+    })
+}
+
 /// What feeds the remote command's stdin.
 pub enum Input {
     /// Nothing (one-off).

@@ -18,10 +18,10 @@ use super::crypto::SessionCipher;
 use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
-use super::{ChannelConfig, ChannelError, Command, Event, SessionInfo};
+use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
 use crate::protocol::codec::{
-    ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA, PAUSE_PUBLICATION,
-    START_PUBLICATION,
+    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA,
+    PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
     AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
@@ -51,6 +51,9 @@ const STREAM_SESSION_TYPES: [&str; 3] = [
     "NonInteractiveCommands",
     "Standard_Stream",
 ];
+
+/// The session type of a port session's handshake.
+const PORT_SESSION_TYPE: &str = "Port";
 
 /// How the loop ended without an error.
 enum End {
@@ -85,6 +88,7 @@ pub(crate) struct Engine {
     hold_until: Instant,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Result<Event, ChannelError>>,
+    signals: mpsc::Sender<PortSignal>,
     shutdown: oneshot::Receiver<()>,
 }
 
@@ -96,6 +100,7 @@ impl Engine {
         backend: Arc<dyn SessionBackend>,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Result<Event, ChannelError>>,
+        signals: mpsc::Sender<PortSignal>,
         shutdown: oneshot::Receiver<()>,
     ) -> Self {
         let hold_until = Instant::now() + config.input_hold;
@@ -118,6 +123,7 @@ impl Engine {
             hold_until,
             commands,
             events,
+            signals,
             shutdown,
         }
     }
@@ -159,7 +165,9 @@ impl Engine {
             // After a drain, the expected message is still here only when
             // the events are full: the consumer is behind.
             let deliverable = self.reorder.peek_expected().is_some();
-            let holding = !self.ready && !self.handshake_started;
+            // A port session's agent always handshakes: no time-out then.
+            let holding =
+                !self.ready && !self.handshake_started && self.config.kind == SessionKind::Exec;
 
             tokio::select! {
                 _ = &mut self.shutdown => return Ok(End::Shutdown),
@@ -299,7 +307,7 @@ impl Engine {
     /// is at least one), up to [`MAX_EVENT_OUTPUT`] bytes, decrypted and joined.
     fn gather_output(&mut self) -> Result<Vec<u8>, ChannelError> {
         // Output without a handshake: the agent is taking input.
-        if !self.handshake_started {
+        if !self.handshake_started && self.config.kind == SessionKind::Exec {
             self.ready = true;
         }
         let mut bytes: Vec<u8> = Vec::new();
@@ -349,6 +357,15 @@ impl Engine {
                     .await?;
             }
             PayloadType::EncChallengeRequest => self.on_challenge(&message.payload).await?,
+            PayloadType::Flag if self.config.kind == SessionKind::Port => {
+                if let Some(bytes) = message.payload.get(..4) {
+                    let mut flag = [0u8; 4];
+                    flag.copy_from_slice(bytes);
+                    let _ = self
+                        .signals
+                        .try_send(PortSignal::Flag(u32::from_be_bytes(flag)));
+                }
+            }
             // ExitCode (never sent for ECS Exec), flags, and anything new.
             _ => {}
         }
@@ -398,11 +415,21 @@ impl Engine {
             let action_type = action.action_type;
             let (status, result, error) = match action_type.as_str() {
                 ACTION_SESSION_TYPE => {
-                    let session_type =
+                    let (session_type, properties) =
                         serde_json::from_value::<SessionTypeRequest>(action.action_parameters)
-                            .map(|r| r.session_type)
+                            .map(|r| (r.session_type, r.properties))
                             .unwrap_or_default();
-                    if STREAM_SESSION_TYPES.contains(&session_type.as_str()) {
+                    let wanted = match self.config.kind {
+                        SessionKind::Exec => STREAM_SESSION_TYPES.contains(&session_type.as_str()),
+                        SessionKind::Port => session_type == PORT_SESSION_TYPE,
+                    };
+                    if wanted && self.config.kind == SessionKind::Port {
+                        let _ = self.signals.try_send(PortSignal::Handshake {
+                            agent_version: request.agent_version.clone(),
+                            properties,
+                        });
+                    }
+                    if wanted {
                         (
                             ACTION_STATUS_SUCCESS,
                             serde_json::Value::Null,
@@ -528,6 +555,10 @@ impl Engine {
                     rows: rows.into(),
                 };
                 self.send_stream(PayloadType::Size, to_json(&size)).await;
+            }
+            Command::Flag(flag) => {
+                self.send_stream(PayloadType::Flag, flag_payload(flag))
+                    .await;
             }
         }
         Ok(())

@@ -9,6 +9,9 @@ pub const PORT_DOCUMENT: &str = "AWS-StartPortForwardingSession";
 /// The document for a host the task can reach.
 pub const REMOTE_HOST_DOCUMENT: &str = "AWS-StartPortForwardingSessionToRemoteHost";
 
+/// Both documents.
+pub const DOCUMENTS: [&str; 2] = [PORT_DOCUMENT, REMOTE_HOST_DOCUMENT];
+
 /// One forward: where to listen, where the task connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardSpec {

@@ -246,28 +246,26 @@ async fn wait_handshake(
     channel: &mut Channel,
     signals: &mut mpsc::Receiver<PortSignal>,
 ) -> Result<(String, serde_json::Value), PortError> {
-    loop {
-        match channel.next_event().await {
-            Some(Ok(Event::HandshakeComplete { .. })) => break,
-            Some(Ok(Event::Output(_))) => {
-                return Err(PortError::Handshake(
-                    "the agent sent data before its handshake".to_string(),
-                ))
-            }
-            Some(Ok(Event::Closed { output })) => {
-                let text = output.map(|o| o.trim().to_string()).unwrap_or_default();
-                return Err(PortError::Handshake(format!(
-                    "the session was closed{}",
-                    if text.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {text}")
-                    }
-                )));
-            }
-            Some(Err(e)) => return Err(PortError::Channel(e)),
-            None => return Err(PortError::Channel(ChannelError::Closed)),
+    match channel.next_event().await {
+        Some(Ok(Event::HandshakeComplete { .. })) => {}
+        Some(Ok(Event::Output(_))) => {
+            return Err(PortError::Handshake(
+                "the agent sent data before its handshake".to_string(),
+            ))
         }
+        Some(Ok(Event::Closed { output })) => {
+            let text = output.map(|o| o.trim().to_string()).unwrap_or_default();
+            return Err(PortError::Handshake(format!(
+                "the session was closed{}",
+                if text.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {text}")
+                }
+            )));
+        }
+        Some(Err(e)) => return Err(PortError::Channel(e)),
+        None => return Err(PortError::Channel(ChannelError::Closed)),
     }
     while let Ok(signal) = signals.try_recv() {
         if let PortSignal::Handshake {

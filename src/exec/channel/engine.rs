@@ -93,6 +93,7 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ws: Ws,
         info: SessionInfo,

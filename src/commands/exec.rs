@@ -113,6 +113,9 @@ fn plan(args: &ExecArgs, stdin_is_terminal: bool) -> Result<Plan> {
 }
 
 pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
+    if let Some(code) = super::port_forward::from_exec(app, args).await? {
+        return Ok(code);
+    }
     let stdin_tty = std::io::stdin().is_terminal();
     let plan = plan(args, stdin_tty)?;
     let timeout = match &args.timeout {
@@ -202,6 +205,8 @@ mod tests {
             input: None,
             timeout: None,
             skip_verify: false,
+            port_forward: false,
+            forward: Default::default(),
             args: vec![],
         };
         f(&mut a);

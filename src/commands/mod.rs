@@ -2,6 +2,7 @@
 //! parsed arguments and returns the exit code.
 
 pub mod exec;
+pub mod port_forward;
 pub mod render;
 pub mod sandbox;
 pub mod status;

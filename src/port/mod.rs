@@ -15,6 +15,7 @@
 
 pub mod basic;
 pub mod mux;
+pub mod run;
 pub mod session;
 pub mod smux;
 pub mod spec;

@@ -121,6 +121,7 @@ pub async fn run(app: &mut App, args: &PortForwardArgs) -> Result<i32> {
     if !args.skip_verify {
         run::preflight(&aws, &target, &chosen, &specs).await?;
     }
+    let signals = run::Signals::install()?;
     let forwards = run::start_all(&aws, &chosen, specs, listeners).await?;
 
     let mut stdout = std::io::stdout().lock();
@@ -159,7 +160,7 @@ pub async fn run(app: &mut App, args: &PortForwardArgs) -> Result<i32> {
         ),
     }
     };
-    match run::serve_all(&aws, &target, &chosen, forwards, timeout, notify).await? {
+    match run::serve_all(&aws, &target, &chosen, forwards, timeout, signals, notify).await? {
         Stopped::Signal => eprintln!("ecsx: stopped; the sessions were terminated"),
         Stopped::Timeout => eprintln!("ecsx: --timeout reached; the sessions were terminated"),
     }

@@ -83,6 +83,33 @@ pub async fn start_all(
     Ok(ok)
 }
 
+/// SIGINT, SIGTERM and SIGHUP, caught from the moment this exists (make it
+/// before printing anything a script may act on).
+pub struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn any(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
+}
+
 /// How serving ended without an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -101,6 +128,7 @@ pub async fn serve_all(
     chosen: &Chosen,
     forwards: Vec<Forward>,
     timeout: Option<Duration>,
+    mut signals: Signals,
     notify: impl Fn(&ForwardSpec, Notice) + Send + Sync + Clone + 'static,
 ) -> Result<Stopped> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -127,13 +155,9 @@ pub async fn serve_all(
         }
     };
     tokio::pin!(expiry);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let id = &chosen.task_id;
     let outcome: Result<Stopped> = tokio::select! {
-        _ = tokio::signal::ctrl_c() => Ok(Stopped::Signal),
-        _ = term.recv() => Ok(Stopped::Signal),
-        _ = hup.recv() => Ok(Stopped::Signal),
+        _ = signals.any() => Ok(Stopped::Signal),
         _ = &mut expiry => Ok(Stopped::Timeout),
         reason = &mut watcher => Err(Error::Exec(format!("task {id} stopped: {reason}"))),
         Some(joined) = running.join_next() => {

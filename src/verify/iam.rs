@@ -382,6 +382,22 @@ pub(super) async fn start_session_row(
             documents.join(", ")
         ),
     );
+    // Name every denied resource: there are few, and the document matters.
+    let checked = match (&sim, checked.status) {
+        (Ok(sim), super::Status::Ng) => {
+            let denied: Vec<String> = sim
+                .denied
+                .iter()
+                .map(|(_, r, d)| format!("{r} ({d})"))
+                .collect();
+            let fix = checked.fix.clone().unwrap_or_default();
+            checked.ng(
+                format!("{who} may not ssm:StartSession on {}", denied.join(", ")),
+                fix,
+            )
+        }
+        _ => checked,
+    };
     match checked.status {
         super::Status::Ng if !required => {
             let fix = checked.fix.clone().unwrap_or_default();

@@ -6,6 +6,7 @@ mod common;
 mod errors;
 mod exec;
 mod interactive;
+mod port_forward;
 mod render;
 mod status;
 mod tasks;

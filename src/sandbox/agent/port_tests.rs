@@ -481,3 +481,26 @@ async fn real_pacing_delays_the_first_exec_output() {
     })
     .await;
 }
+
+#[test]
+fn agent_pacing_loads_and_is_checked() {
+    use crate::sandbox::world::{AgentPacing, World};
+    assert_eq!(world("").exec.agent_pacing, AgentPacing::None);
+    assert_eq!(
+        world("exec:\n  agent_pacing: real\n").exec.agent_pacing,
+        AgentPacing::Real
+    );
+    assert_eq!(
+        world("exec:\n  agent_pacing: none\n").exec.agent_pacing,
+        AgentPacing::None
+    );
+    let bad = World::from_yaml_str(
+        "exec:\n  agent_pacing: fast\n",
+        std::path::Path::new("w.yml"),
+        None,
+    )
+    .expect_err("unknown pacing");
+    let text = bad.to_string();
+    assert!(text.starts_with("w.yml:2:"), "{text}");
+    assert!(text.contains("real"), "{text}");
+}

@@ -20,6 +20,8 @@ use crate::protocol::codec::PAYLOAD_FLAG_TERMINATE_SESSION;
 
 /// Bound on the agent's handshake after the socket opened.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Output events held for the forward (see `start_session`).
+const PORT_EVENT_BUFFER: usize = 16;
 /// Bound on sending flag 2 at the end.
 const FLAG_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -175,6 +177,9 @@ pub async fn start_session(
     }
     let mut config = config.unwrap_or_else(|| ChannelConfig::new(aws.sdk.clone()));
     config.kind = SessionKind::Port;
+    // Output events of up to 64 KiB each: 16 of them bound what waits for a
+    // slow local reader to about 1 MiB (the socket is not read meanwhile).
+    config.event_buffer = config.event_buffer.min(PORT_EVENT_BUFFER);
     // The agent decides from our version; both sides must agree.
     let agent_would_mux = version::agent_uses_mux(&config.client_version);
     let session_id = info.session_id.clone();

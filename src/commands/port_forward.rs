@@ -98,11 +98,21 @@ pub async fn run(app: &mut App, args: &PortForwardArgs) -> Result<i32> {
         })?,
         None => None,
     };
-    for s in specs.iter().filter(|s| s.binds_beyond_loopback()) {
+    let exposed: Vec<String> = specs
+        .iter()
+        .filter(|s| s.binds_beyond_loopback())
+        .map(|s| {
+            format!(
+                "{} (to {})",
+                s.bind.as_deref().unwrap_or_default(),
+                s.remote_label()
+            )
+        })
+        .collect();
+    if !exposed.is_empty() {
         eprintln!(
-            "ecsx: warning: the forward to {} listens on {}: anyone who can reach this machine can use it",
-            s.remote_label(),
-            s.bind.as_deref().unwrap_or_default()
+            "ecsx: warning: listening beyond this machine on {}: anyone who can reach it can use the forward",
+            exposed.join(", ")
         );
     }
     let listeners = run::listen_all(&specs).await?;

@@ -546,3 +546,32 @@ fn a_denied_start_session_stops_at_the_pre_flight() {
     let f = Forwarding::start(cmd, 1);
     stop(f);
 }
+
+#[test]
+fn a_bind_beyond_loopback_is_taken_when_written_and_warned_once() {
+    let (_d, sb) = one_task("");
+    let echo = echo_server("127.0.0.1");
+    let mut cmd = port_forward(&sb);
+    cmd.args([
+        "-L",
+        &format!("0.0.0.0:0:localhost:{echo}"),
+        "-L",
+        &format!("0.0.0.0:0:localhost:{echo}"),
+        "-L",
+        &format!("0:localhost:{echo}"),
+    ]);
+    let f = Forwarding::start(cmd, 3);
+    assert!(f.lines[0].starts_with("0.0.0.0:"), "{:?}", f.lines);
+    assert!(f.lines[2].starts_with("127.0.0.1:"), "{:?}", f.lines);
+    let port = f.addr(0).port();
+    let sent = data(10_000, 2);
+    let expected = sha(&sent);
+    assert_eq!(
+        echo_through(SocketAddr::from(([127, 0, 0, 1], port)), sent),
+        expected
+    );
+    let err = stop(f);
+    let warnings = err.lines().filter(|l| l.contains("warning:")).count();
+    assert_eq!(warnings, 1, "{err}");
+    assert!(err.contains("0.0.0.0"), "{err}");
+}

@@ -197,7 +197,24 @@ impl Engine {
                     self.drain().await?;
                 }
                 command = self.commands.recv(), if can_pull => match command {
-                    Some(command) => self.send_command(command).await?,
+                    Some(command) => {
+                        self.send_command(command).await?;
+                        // And what else is queued, within the window, so that
+                        // one flush carries a batch (uploads are otherwise a
+                        // write system call per KiB).
+                        let mut taken = 1;
+                        while taken < READ_BATCH
+                            && !self.paused
+                            && self.broken.is_none()
+                            && self.out.in_flight() < window
+                        {
+                            match self.commands.try_recv() {
+                                Ok(command) => self.send_command(command).await?,
+                                Err(_) => break,
+                            }
+                            taken += 1;
+                        }
+                    }
                     None => self.input_open = false,
                 },
                 open = self.events.reserve().map(|r| r.is_ok()), if deliverable => {

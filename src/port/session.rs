@@ -156,14 +156,32 @@ pub async fn start_session(
         spec.remote_label()
     );
     let ssm = aws_sdk_ssm::Client::new(&aws.sdk);
-    let out = ssm
-        .start_session()
-        .target(target)
-        .document_name(document)
-        .set_parameters(Some(parameters))
-        .send()
-        .await
-        .map_err(|e| start_error(aws, target, e))?;
+    // The agent reports RUNNING a little before it is connected: retry
+    // TargetNotConnected for a few seconds, as exec does.
+    let backoff = [250u64, 500, 1000, 1500, 2000, 2500];
+    let mut attempt = 0;
+    let out = loop {
+        let result = ssm
+            .start_session()
+            .target(target)
+            .document_name(document)
+            .set_parameters(Some(parameters.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => break out,
+            Err(e) => match start_error(aws, target, e) {
+                Error::Aws { code, .. }
+                    if code == "TargetNotConnected" && attempt < backoff.len() =>
+                {
+                    crate::debug!("TargetNotConnected, retrying in {} ms", backoff[attempt]);
+                    tokio::time::sleep(Duration::from_millis(backoff[attempt])).await;
+                    attempt += 1;
+                }
+                other => return Err(other),
+            },
+        }
+    };
     let info = SessionInfo {
         session_id: out.session_id().unwrap_or_default().to_string(),
         stream_url: out.stream_url().unwrap_or_default().to_string(),

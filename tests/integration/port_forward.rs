@@ -575,3 +575,20 @@ fn a_bind_beyond_loopback_is_taken_when_written_and_warned_once() {
     assert_eq!(warnings, 1, "{err}");
     assert!(err.contains("0.0.0.0"), "{err}");
 }
+
+#[test]
+fn target_not_connected_is_retried_then_explained() {
+    let (_d, sb) = one_task("exec:\n  target_not_connected: 2\n");
+    let echo = echo_server("127.0.0.1");
+    let mut cmd = port_forward(&sb);
+    cmd.args(["--port", &echo.to_string()]);
+    let f = Forwarding::start(cmd, 1);
+    let sent = data(1000, 1);
+    let expected = sha(&sent);
+    assert_eq!(echo_through(f.addr(0), sent), expected);
+    stop(f);
+
+    let (_d, sb) = one_task("exec:\n  target_not_connected: 100\n");
+    let out = run(port_forward(&sb).args(["--port", "80"]));
+    assert_one_line_error(&out, 1, &["TargetNotConnected", "ecsx verify"]);
+}

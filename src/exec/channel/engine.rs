@@ -464,6 +464,18 @@ impl Engine {
                         (ACTION_STATUS_FAILED, serde_json::Value::Null, message)
                     }
                 }
+                // Port sessions are never encrypted (the agent's
+                // isEncryptionEnabled): a request for it is not ours to do.
+                ACTION_KMS_ENCRYPTION if self.config.kind == SessionKind::Port => {
+                    let message =
+                        "KMS encryption of a port session, which the agent never asks for"
+                            .to_owned();
+                    failure.get_or_insert(ChannelError::Handshake {
+                        action: action_type.clone(),
+                        message: message.clone(),
+                    });
+                    (ACTION_STATUS_UNSUPPORTED, serde_json::Value::Null, message)
+                }
                 ACTION_KMS_ENCRYPTION => match self.setup_kms(action.action_parameters).await {
                     Ok(blob) => {
                         let response = KmsEncryptionResponse {

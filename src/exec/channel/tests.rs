@@ -1198,6 +1198,37 @@ async fn a_port_channel_sends_nothing_before_handshake_complete() {
     .await;
 }
 
+/// A port channel never sets up KMS: no GenerateDataKey, the action unsupported.
+#[tokio::test]
+async fn a_port_channel_refuses_kms() {
+    bounded(async {
+        let peer = Peer::bind().await;
+        let backend = Arc::new(FakeBackend::default());
+        let mut config = config(&backend);
+        config.kind = SessionKind::Port;
+        let (mut channel, mut conn) = open(&peer, config).await;
+        let request = handshake_request(serde_json::json!([
+            {"ActionType": "SessionType", "ActionParameters": {"SessionType": "Port", "Properties": {"type": "LocalPortForwarding"}}},
+            {"ActionType": "KMSEncryption", "ActionParameters": {"KMSKeyId": "arn:aws:kms:us-east-1:1:key/k", "Challenge": "AAAA"}}
+        ]));
+        conn.send_output(0, PayloadType::HandshakeRequest, &request)
+            .await;
+        let response = conn.recv_input().await;
+        let response: HandshakeResponsePayload =
+            serde_json::from_slice(&response.payload).expect("json");
+        assert_eq!(
+            response.processed_client_actions[1].action_status,
+            ACTION_STATUS_UNSUPPORTED
+        );
+        assert!(matches!(
+            channel.next_event().await,
+            Some(Err(ChannelError::Handshake { .. }))
+        ));
+        assert!(backend.kms_calls.lock().expect("lock").is_empty(), "no GenerateDataKey");
+    })
+    .await;
+}
+
 /// An exec channel refuses a Port session, and a port channel an exec one.
 #[tokio::test]
 async fn session_kinds_take_only_their_session_type() {

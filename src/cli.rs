@@ -59,6 +59,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a command in a running task's container through ECS Exec
     Exec(ExecArgs),
+    /// Copy files and folders into or out of a running task's container
+    Cp(CpArgs),
     /// Forward local ports to a port on a task, or to a host the task can reach
     #[command(name = "port-forward")]
     PortForward(PortForwardArgs),
@@ -200,6 +202,42 @@ pub struct PortForwardArgs {
     /// What goes to stdout per forward: its address, or a JSON object
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: TextFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// What to copy: a local path, `-` (stdin), or `[TASK]:PATH` in a container
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Where to: a local path, `-` (stdout), or `[TASK]:PATH` in a container
+    #[arg(value_name = "DST")]
+    pub destination: String,
+
+    /// The task when `:PATH` names none: an id, an ARN or a unique id prefix
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// The container (default: the first one in the task's definition)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Don't gzip downloads on the wire (by default they are when the image
+    /// has gzip and the data compresses)
+    #[arg(long)]
+    pub no_compress: bool,
+
+    /// No progress bar and no summary line
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Bound the whole copy (default: the config's timeout, 10m; 0 for none)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Skip the pre-flight checks (IAM, KMS, task definition) before ExecuteCommand
+    #[arg(long)]
+    pub skip_verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per command. Each takes the [`App`](crate::app::App) and its
 //! parsed arguments and returns the exit code.
 
+pub mod cp;
 pub mod exec;
 pub mod port_forward;
 pub mod render;

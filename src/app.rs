@@ -265,6 +265,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 | Error::InExec(_) => e,
                 other => Error::InExec(Box::new(other)),
             }),
+        Command::PortForward(args) => commands::port_forward::run(&mut app, &args).await,
         Command::Tasks(args) => commands::tasks::run(&mut app, &args).await,
         Command::Status(args) => commands::status::run(&mut app, &args).await,
         Command::Render(args) => commands::render::run(&mut app, &args),

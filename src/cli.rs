@@ -61,6 +61,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Copy files and folders into or out of a running task's container
     Cp(CpArgs),
+    /// Forward local ports to a port on a task, or to a host the task can reach
+    #[command(name = "port-forward")]
+    PortForward(PortForwardArgs),
     /// List the service's tasks
     Tasks(TasksArgs),
     /// Show the service's state, deployments and events
@@ -151,10 +154,68 @@ pub struct ExecArgs {
     /// `json` (one object per task at the end)
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: TextFormat,
+    /// Forward a port instead of running a command (ecspresso v2's spelling
+    /// of `ecsx port-forward`; takes --local-port, --port, --host, -L)
+    #[arg(long)]
+    pub port_forward: bool,
+
+    #[command(flatten)]
+    pub forward: ForwardFlags,
 
     /// The command and its arguments, each kept exactly
     #[arg(last = true, value_name = "CMD")]
     pub args: Vec<String>,
+}
+
+/// Where forwards go (`port-forward`, and `exec --port-forward`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ForwardFlags {
+    /// Local port to listen on (0 or absent: a free one, printed on stdout)
+    #[arg(long, value_name = "PORT")]
+    pub local_port: Option<u16>,
+
+    /// The port to reach, on the task (or on --host)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// A host the task can reach (default: the task itself)
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// A forward as ssh writes it, repeatable: each is its own session
+    ///
+    /// `[BIND:]LOCAL:HOST:REMOTE`, e.g. `-L 15432:db.internal:5432`, or
+    /// `-L 8080:localhost:80` for port 80 of the task itself. BIND defaults
+    /// to 127.0.0.1 and ::1; another address listens beyond this machine.
+    #[arg(short = 'L', value_name = "[BIND:]LOCAL:HOST:REMOTE")]
+    pub forwards: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortForwardArgs {
+    /// The task: an id, an ARN or a unique id prefix (default: pick among the
+    /// service's running tasks)
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// The container whose agent forwards (default: the first one in the task's definition)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    #[command(flatten)]
+    pub forward: ForwardFlags,
+
+    /// Stop after this long (default: run until Ctrl-C)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Skip the pre-flight checks (IAM, task, agent) before StartSession
+    #[arg(long)]
+    pub skip_verify: bool,
+
+    /// What goes to stdout per forward: its address, or a JSON object
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: TextFormat,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod ecs;
 pub mod error;
 pub mod exec;
 pub mod output;
+pub mod port;
 pub mod protocol;
 pub mod sandbox;
 pub mod template;

@@ -113,6 +113,9 @@ fn plan(args: &ExecArgs, stdin_is_terminal: bool) -> Result<Plan> {
 }
 
 pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
+    if let Some(code) = super::port_forward::from_exec(app, args).await? {
+        return Ok(code);
+    }
     let stdin_tty = std::io::stdin().is_terminal();
     let plan = plan(args, stdin_tty)?;
     let many = args.all_tasks || args.task_id.as_deref().is_some_and(|t| t.contains(','));
@@ -316,6 +319,8 @@ mod tests {
             all_tasks: false,
             parallel: 8,
             output: TextFormat::Text,
+            port_forward: false,
+            forward: Default::default(),
             args: vec![],
         };
         f(&mut a);

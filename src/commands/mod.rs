@@ -3,6 +3,7 @@
 
 pub mod cp;
 pub mod exec;
+pub mod port_forward;
 pub mod render;
 pub mod sandbox;
 pub mod status;

@@ -201,11 +201,12 @@ pub struct ProcessedClientAction {
     /// `ACTION_STATUS_*`.
     #[serde(rename = "ActionStatus")]
     pub action_status: i32,
-    /// A [`KmsEncryptionResponse`] for KMS, `null` otherwise.
-    #[serde(rename = "ActionResult")]
+    /// A [`KmsEncryptionResponse`] for KMS, `null` otherwise (absent reads
+    /// as `null`: the agent's Go decoder takes a response without it).
+    #[serde(rename = "ActionResult", default)]
     pub action_result: serde_json::Value,
-    /// Error text, empty on success.
-    #[serde(rename = "Error")]
+    /// Error text, empty on success (absent reads as empty).
+    #[serde(rename = "Error", default)]
     pub error: String,
 }
 

@@ -18,7 +18,8 @@ pub struct Iam {
     pub users: Vec<Principal>,
     pub policies: Vec<ManagedPolicy>,
     /// Inline policies of the world's caller when no role or user of that
-    /// name is listed (default: `ecs:*`, `kms:GenerateDataKey`, `kms:DescribeKey`).
+    /// name is listed (default: `ecs:*`, `kms:GenerateDataKey`, `kms:DescribeKey`,
+    /// `ssm:StartSession`).
     pub caller_policies: Vec<(String, Value)>,
     /// SimulatePrincipalPolicy answers AccessDenied (the caller may not simulate).
     pub deny_simulation: bool,
@@ -117,7 +118,12 @@ impl Iam {
         }
         iam.caller_policies = vec![(
             "ecsx-caller".into(),
-            allow(&["ecs:*", "kms:GenerateDataKey", "kms:DescribeKey"]),
+            allow(&[
+                "ecs:*",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+                "ssm:StartSession",
+            ]),
         )];
         iam
     }

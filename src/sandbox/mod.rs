@@ -261,6 +261,11 @@ impl Sandbox {
             (ServiceId::Other(name), Protocol::Query { .. }) if name == "ec2" => {
                 resources::handle_ec2(&world, &call.operation, &call.params, &request_id)
             }
+            (ServiceId::Ssm, Protocol::Json { content_type })
+                if call.operation == "StartSession" =>
+            {
+                json(content_type, self.agent.start_session(&world, host, &body))
+            }
             (ServiceId::Ssm, Protocol::Json { content_type }) => {
                 json(content_type, self.agent.ssm(host, &call.operation, &body))
             }

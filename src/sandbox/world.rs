@@ -86,6 +86,19 @@ pub struct ExecKnobs {
     pub drop_socket_after_bytes: Option<u64>,
     /// Fail this many ExecuteCommand calls with TargetNotConnectedException first.
     pub target_not_connected: u32,
+    /// How the agent paces what it sends (exec and port sessions).
+    pub agent_pacing: AgentPacing,
+}
+
+/// `exec.agent_pacing` in the world file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AgentPacing {
+    /// As fast as the data channel's window allows.
+    #[default]
+    None,
+    /// As the real agent: 1 s before an exec session's first read, then at
+    /// most 1 KiB per read and 1 ms of sleep after each (exec and port).
+    Real,
 }
 
 impl Default for ExecKnobs {
@@ -100,6 +113,7 @@ impl Default for ExecKnobs {
             pause_for: Duration::from_millis(500),
             drop_socket_after_bytes: None,
             target_not_connected: 0,
+            agent_pacing: AgentPacing::None,
         }
     }
 }

@@ -257,6 +257,15 @@ struct ExecKnobsEntry {
     pause_for: Option<Duration>,
     drop_socket_after_bytes: Option<u64>,
     target_not_connected: Option<u32>,
+    agent_pacing: Option<PacingEntry>,
+}
+
+/// `exec.agent_pacing`: `none` (the default) or `real`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum PacingEntry {
+    None,
+    Real,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1190,6 +1199,12 @@ fn apply_exec_knobs(k: &mut ExecKnobs, x: ExecKnobsEntry) {
     }
     if let Some(v) = x.target_not_connected {
         k.target_not_connected = v;
+    }
+    if let Some(v) = x.agent_pacing {
+        k.agent_pacing = match v {
+            PacingEntry::None => super::world::AgentPacing::None,
+            PacingEntry::Real => super::world::AgentPacing::Real,
+        };
     }
 }
 

@@ -223,20 +223,31 @@ pub(super) async fn run_all(aws: &Aws, input: &Input) -> Result<Vec<CheckResult>
         .filter_map(|t| t.task_arn().map(str::to_owned))
         .collect();
     let (account, key_arn) = account_and_key(&caller, &exec, &aws.region);
-    let (tds, caller_rows, kms_key, resource_rows, network, agents) = tokio::join!(
+    let (tds, (caller_rows, port_row), kms_key, resource_rows, network, agents) = tokio::join!(
         futures::future::join_all(
             td_arns
                 .iter()
                 .cloned()
                 .map(|arn| describe_task_definition(aws, arn))
         ),
-        iam::caller_rows(
-            aws,
-            principal.as_ref(),
-            target,
-            &task_arns,
-            key_arn.as_deref()
-        ),
+        async {
+            tokio::join!(
+                iam::caller_rows(
+                    aws,
+                    principal.as_ref(),
+                    target,
+                    &task_arns,
+                    key_arn.as_deref()
+                ),
+                iam::start_session_row(
+                    aws,
+                    principal.as_ref(),
+                    &task_arns,
+                    &crate::port::spec::DOCUMENTS,
+                    false
+                )
+            )
+        },
         async {
             match &exec.kms_key_id {
                 Some(key) => Some(iam::describe_key(aws, key).await),
@@ -327,6 +338,7 @@ pub(super) async fn run_all(aws: &Aws, input: &Input) -> Result<Vec<CheckResult>
     let mut out: Vec<CheckResult> = Vec::new();
     out.push(caller_row(&caller));
     out.extend(caller_rows);
+    out.push(port_row);
     out.extend(cluster_rows(target, &cluster, &exec));
     if let Some(key) = kms_key {
         out.push(key);
@@ -402,6 +414,15 @@ pub(super) async fn run_all(aws: &Aws, input: &Input) -> Result<Vec<CheckResult>
 }
 
 /// exec's pre-flight for one task and container.
+/// `port-forward`'s own row: the caller's `ssm:StartSession` on the task
+/// and on `document`.
+pub(super) async fn port_preflight(aws: &Aws, task: &Task, document: &str) -> Vec<CheckResult> {
+    let caller = caller_identity(aws).await;
+    let principal = caller.as_ref().ok().map(|c| Principal::of_caller(&c.arn));
+    let task_arns: Vec<String> = task.task_arn().map(str::to_owned).into_iter().collect();
+    vec![iam::start_session_row(aws, principal.as_ref(), &task_arns, &[document], true).await]
+}
+
 pub(super) async fn preflight(
     aws: &Aws,
     target: &Target,

@@ -339,6 +339,75 @@ pub(super) async fn caller_rows(
     out
 }
 
+/// The port-forwarding documents' ARNs (AWS-owned: no account).
+pub(super) fn document_arns(region: &str, documents: &[&str]) -> Vec<String> {
+    documents
+        .iter()
+        .map(|d| format!("arn:aws:ssm:{region}::document/{d}"))
+        .collect()
+}
+
+/// `port.caller.start_session`: the caller may `ssm:StartSession` on the
+/// tasks and on the port-forwarding documents. A denial is NG when
+/// `required` (port-forward's pre-flight), else WARN (only port-forward needs it).
+pub(super) async fn start_session_row(
+    aws: &Aws,
+    principal: Option<&Principal>,
+    task_arns: &[String],
+    documents: &[&str],
+    required: bool,
+) -> CheckResult {
+    let check = CheckResult::new("port.caller.start_session", Group::Caller, "caller");
+    let who = match principal {
+        None => return check.skip("no caller identity"),
+        Some(Principal::Root) => return check.ok("the root user is not limited by IAM policies"),
+        Some(Principal::Other(arn)) => return check.skip(format!("IAM cannot simulate {arn}")),
+        Some(Principal::Arn(arn)) => arn.clone(),
+    };
+    let mut resources: Vec<String> = task_arns.iter().take(SIMULATED_TASKS).cloned().collect();
+    resources.extend(document_arns(&aws.region, documents));
+    let actions = ["ssm:StartSession"];
+    let sim = simulate(aws, &who, &actions, &resources, &[]).await;
+    let fix_resource = "*";
+    let checked = judge(
+        check,
+        &who,
+        &sim,
+        &actions,
+        fix_resource,
+        "ecs-port-forward",
+        format!(
+            "{who} may ssm:StartSession on {} task(s) and {}",
+            task_arns.len().min(SIMULATED_TASKS),
+            documents.join(", ")
+        ),
+    );
+    // Name every denied resource: there are few, and the document matters.
+    let checked = match (&sim, checked.status) {
+        (Ok(sim), super::Status::Ng) => {
+            let denied: Vec<String> = sim
+                .denied
+                .iter()
+                .map(|(_, r, d)| format!("{r} ({d})"))
+                .collect();
+            let fix = checked.fix.clone().unwrap_or_default();
+            checked.ng(
+                format!("{who} may not ssm:StartSession on {}", denied.join(", ")),
+                fix,
+            )
+        }
+        _ => checked,
+    };
+    match checked.status {
+        super::Status::Ng if !required => {
+            let fix = checked.fix.clone().unwrap_or_default();
+            let message = format!("{} (only `ecsx port-forward` needs it)", checked.message);
+            checked.warn(message, fix)
+        }
+        _ => checked,
+    }
+}
+
 /// Row 11: the cluster's exec KMS key exists and is enabled.
 pub(super) async fn describe_key(aws: &Aws, key: &str) -> CheckResult {
     let check = CheckResult::new("exec.kms.key", Group::Kms, key).row(11);

@@ -261,6 +261,13 @@ pub async fn preflight(
     checks::preflight(aws, target, task, container).await
 }
 
+/// `port-forward`'s pre-flight row (`port.caller.start_session`, NG when
+/// denied): the caller's `ssm:StartSession` on the task and `document`.
+/// Run it together with [`preflight`].
+pub async fn port_preflight(aws: &Aws, task: &Task, document: &str) -> Vec<CheckResult> {
+    checks::port_preflight(aws, task, document).await
+}
+
 /// Counts per status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {

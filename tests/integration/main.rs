@@ -8,6 +8,7 @@ mod errors;
 mod exec;
 mod fanout;
 mod interactive;
+mod port_forward;
 mod render;
 mod status;
 mod tasks;

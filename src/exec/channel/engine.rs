@@ -18,10 +18,10 @@ use super::crypto::SessionCipher;
 use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
-use super::{ChannelConfig, ChannelError, Command, Event, SessionInfo};
+use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
 use crate::protocol::codec::{
-    ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA, PAUSE_PUBLICATION,
-    START_PUBLICATION,
+    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA,
+    PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
     AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
@@ -51,6 +51,9 @@ const STREAM_SESSION_TYPES: [&str; 3] = [
     "NonInteractiveCommands",
     "Standard_Stream",
 ];
+
+/// The session type of a port session's handshake.
+const PORT_SESSION_TYPE: &str = "Port";
 
 /// How the loop ended without an error.
 enum End {
@@ -85,10 +88,12 @@ pub(crate) struct Engine {
     hold_until: Instant,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Result<Event, ChannelError>>,
+    signals: mpsc::Sender<PortSignal>,
     shutdown: oneshot::Receiver<()>,
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ws: Ws,
         info: SessionInfo,
@@ -96,6 +101,7 @@ impl Engine {
         backend: Arc<dyn SessionBackend>,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Result<Event, ChannelError>>,
+        signals: mpsc::Sender<PortSignal>,
         shutdown: oneshot::Receiver<()>,
     ) -> Self {
         let hold_until = Instant::now() + config.input_hold;
@@ -118,6 +124,7 @@ impl Engine {
             hold_until,
             commands,
             events,
+            signals,
             shutdown,
         }
     }
@@ -159,7 +166,9 @@ impl Engine {
             // After a drain, the expected message is still here only when
             // the events are full: the consumer is behind.
             let deliverable = self.reorder.peek_expected().is_some();
-            let holding = !self.ready && !self.handshake_started;
+            // A port session's agent always handshakes: no time-out then.
+            let holding =
+                !self.ready && !self.handshake_started && self.config.kind == SessionKind::Exec;
 
             tokio::select! {
                 _ = &mut self.shutdown => return Ok(End::Shutdown),
@@ -188,7 +197,24 @@ impl Engine {
                     self.drain().await?;
                 }
                 command = self.commands.recv(), if can_pull => match command {
-                    Some(command) => self.send_command(command).await?,
+                    Some(command) => {
+                        self.send_command(command).await?;
+                        // And what else is queued, within the window, so that
+                        // one flush carries a batch (uploads are otherwise a
+                        // write system call per KiB).
+                        let mut taken = 1;
+                        while taken < READ_BATCH
+                            && !self.paused
+                            && self.broken.is_none()
+                            && self.out.in_flight() < window
+                        {
+                            match self.commands.try_recv() {
+                                Ok(command) => self.send_command(command).await?,
+                                Err(_) => break,
+                            }
+                            taken += 1;
+                        }
+                    }
                     None => self.input_open = false,
                 },
                 open = self.events.reserve().map(|r| r.is_ok()), if deliverable => {
@@ -299,7 +325,7 @@ impl Engine {
     /// is at least one), up to [`MAX_EVENT_OUTPUT`] bytes, decrypted and joined.
     fn gather_output(&mut self) -> Result<Vec<u8>, ChannelError> {
         // Output without a handshake: the agent is taking input.
-        if !self.handshake_started {
+        if !self.handshake_started && self.config.kind == SessionKind::Exec {
             self.ready = true;
         }
         let mut bytes: Vec<u8> = Vec::new();
@@ -349,6 +375,15 @@ impl Engine {
                     .await?;
             }
             PayloadType::EncChallengeRequest => self.on_challenge(&message.payload).await?,
+            PayloadType::Flag if self.config.kind == SessionKind::Port => {
+                if let Some(bytes) = message.payload.get(..4) {
+                    let mut flag = [0u8; 4];
+                    flag.copy_from_slice(bytes);
+                    let _ = self
+                        .signals
+                        .try_send(PortSignal::Flag(u32::from_be_bytes(flag)));
+                }
+            }
             // ExitCode (never sent for ECS Exec), flags, and anything new.
             _ => {}
         }
@@ -398,11 +433,21 @@ impl Engine {
             let action_type = action.action_type;
             let (status, result, error) = match action_type.as_str() {
                 ACTION_SESSION_TYPE => {
-                    let session_type =
+                    let (session_type, properties) =
                         serde_json::from_value::<SessionTypeRequest>(action.action_parameters)
-                            .map(|r| r.session_type)
+                            .map(|r| (r.session_type, r.properties))
                             .unwrap_or_default();
-                    if STREAM_SESSION_TYPES.contains(&session_type.as_str()) {
+                    let wanted = match self.config.kind {
+                        SessionKind::Exec => STREAM_SESSION_TYPES.contains(&session_type.as_str()),
+                        SessionKind::Port => session_type == PORT_SESSION_TYPE,
+                    };
+                    if wanted && self.config.kind == SessionKind::Port {
+                        let _ = self.signals.try_send(PortSignal::Handshake {
+                            agent_version: request.agent_version.clone(),
+                            properties,
+                        });
+                    }
+                    if wanted {
                         (
                             ACTION_STATUS_SUCCESS,
                             serde_json::Value::Null,
@@ -418,6 +463,18 @@ impl Engine {
                         });
                         (ACTION_STATUS_FAILED, serde_json::Value::Null, message)
                     }
+                }
+                // Port sessions are never encrypted (the agent's
+                // isEncryptionEnabled): a request for it is not ours to do.
+                ACTION_KMS_ENCRYPTION if self.config.kind == SessionKind::Port => {
+                    let message =
+                        "KMS encryption of a port session, which the agent never asks for"
+                            .to_owned();
+                    failure.get_or_insert(ChannelError::Handshake {
+                        action: action_type.clone(),
+                        message: message.clone(),
+                    });
+                    (ACTION_STATUS_UNSUPPORTED, serde_json::Value::Null, message)
                 }
                 ACTION_KMS_ENCRYPTION => match self.setup_kms(action.action_parameters).await {
                     Ok(blob) => {
@@ -528,6 +585,10 @@ impl Engine {
                     rows: rows.into(),
                 };
                 self.send_stream(PayloadType::Size, to_json(&size)).await;
+            }
+            Command::Flag(flag) => {
+                self.send_stream(PayloadType::Flag, flag_payload(flag))
+                    .await;
             }
         }
         Ok(())

@@ -56,7 +56,10 @@ const TERMINATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long [`Channel::terminate`] waits for the I/O task to close the socket.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Input chunks queued between the caller and the I/O task.
-const COMMAND_QUEUE: usize = 8;
+const COMMAND_QUEUE: usize = 64;
+/// Port signals held for the caller; more are dropped (only a misbehaving
+/// agent sends that many flags unread).
+const SIGNAL_QUEUE: usize = 64;
 
 /// What `ecs:ExecuteCommand` returned, plus the KMS target.
 #[derive(Clone)]
@@ -116,6 +119,35 @@ pub struct ChannelConfig {
     pub input_hold: Duration,
     /// Replaces the AWS calls (tests, sandbox); `None` uses [`AwsBackend`] on `sdk`.
     pub backend: Option<Arc<dyn SessionBackend>>,
+    /// What the session carries (default [`SessionKind::Exec`]).
+    pub kind: SessionKind,
+}
+
+/// What a channel's session carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionKind {
+    /// ECS Exec (a shell-like byte stream): input may go out after
+    /// [`ChannelConfig::input_hold`] when no handshake has begun.
+    #[default]
+    Exec,
+    /// A port session (ssm:StartSession): the agent always sends the
+    /// handshake with SessionType Port, and nothing is sent before its
+    /// HandshakeComplete. What only a port session has comes through
+    /// [`Channel::take_port_signals`].
+    Port,
+}
+
+/// What a port session says besides its bytes, in the order it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSignal {
+    /// The agent's HandshakeRequest: its version and the session's
+    /// properties (sent before [`Event::HandshakeComplete`]).
+    Handshake {
+        agent_version: String,
+        properties: serde_json::Value,
+    },
+    /// A PayloadType 10 flag from the agent (3: ConnectToPortError).
+    Flag(u32),
 }
 
 impl fmt::Debug for ChannelConfig {
@@ -134,6 +166,7 @@ impl fmt::Debug for ChannelConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("input_hold", &self.input_hold)
             .field("custom_backend", &self.backend.is_some())
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -155,6 +188,7 @@ impl ChannelConfig {
             connect_timeout: Duration::from_secs(30),
             input_hold: Duration::from_secs(2),
             backend: None,
+            kind: SessionKind::Exec,
         }
     }
 }
@@ -227,6 +261,8 @@ enum Command {
     Input(Vec<u8>),
     /// Terminal size.
     Size { cols: u16, rows: u16 },
+    /// A PayloadType 10 flag (port sessions).
+    Flag(u32),
 }
 
 /// A cheap, cloneable sender of input for a [`Channel`], so one task can
@@ -251,6 +287,15 @@ impl InputHandle {
         Ok(())
     }
 
+    /// Queues a flag (PayloadType 10: 1 DisconnectToPort, 2 TerminateSession),
+    /// sequenced like input.
+    pub async fn send_flag(&self, flag: u32) -> Result<(), ChannelError> {
+        self.tx
+            .send(Command::Flag(flag))
+            .await
+            .map_err(|_| ChannelError::Closed)
+    }
+
     /// Queues a terminal size (PayloadType 3), sequenced like input.
     pub async fn send_size(&self, cols: u16, rows: u16) -> Result<(), ChannelError> {
         self.tx
@@ -265,6 +310,7 @@ impl InputHandle {
 pub struct Channel {
     input: InputHandle,
     events: mpsc::Receiver<Result<Event, ChannelError>>,
+    signals: Option<mpsc::Receiver<PortSignal>>,
     session_id: String,
     backend: Arc<dyn SessionBackend>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -301,6 +347,7 @@ impl Channel {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(config.event_buffer.max(1));
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let (signal_tx, signal_rx) = mpsc::channel(SIGNAL_QUEUE);
         let session_id = info.session_id.clone();
         let engine = engine::Engine::new(
             ws,
@@ -309,17 +356,24 @@ impl Channel {
             Arc::clone(&backend),
             cmd_rx,
             event_tx,
+            signal_tx,
             shutdown_rx,
         );
         let task = tokio::spawn(engine.run());
         Ok(Channel {
             input: InputHandle { tx: cmd_tx },
             events: event_rx,
+            signals: Some(signal_rx),
             session_id,
             backend,
             shutdown: Some(shutdown_tx),
             task: Some(task),
         })
+    }
+
+    /// The receiver of a port session's [`PortSignal`]s (once; `None` after).
+    pub fn take_port_signals(&mut self) -> Option<mpsc::Receiver<PortSignal>> {
+        self.signals.take()
     }
 
     /// The session id.

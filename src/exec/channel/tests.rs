@@ -1097,3 +1097,170 @@ async fn kms_failure_is_answered_and_reported() {
     })
     .await;
 }
+
+/// port-mux.jsonl lines 6, 8, 10: the agent's Port handshake; nothing may go
+/// out before HandshakeComplete (the real agent acks and drops it), however
+/// long the input hold.
+#[tokio::test]
+async fn a_port_channel_sends_nothing_before_handshake_complete() {
+    bounded(async {
+        let peer = Peer::bind().await;
+        let backend = Arc::new(FakeBackend::default());
+        let mut config = config(&backend);
+        config.kind = SessionKind::Port;
+        config.input_hold = Duration::from_millis(50);
+        let (mut channel, mut conn) = open(&peer, config).await;
+        let mut signals = channel.take_port_signals().expect("signals");
+        assert!(channel.take_port_signals().is_none(), "taken once");
+        channel.send_input(b"early").await.expect("queued");
+        assert!(
+            conn.collect_for(Duration::from_millis(200)).await.is_empty(),
+            "no input before the handshake"
+        );
+        let request = br#"{"AgentVersion":"3.3.0.0","RequestedClientActions":[{"ActionType":"SessionType","ActionParameters":{"SessionType":"Port","Properties":{"localPortNumber":"18090","portNumber":"18080","type":"LocalPortForwarding"}}}]}"#;
+        conn.send_output(0, PayloadType::HandshakeRequest, request)
+            .await;
+        let response = conn.recv_input().await;
+        assert_eq!(
+            (response.sequence_number, response.payload_type),
+            (0, PayloadType::HandshakeResponse)
+        );
+        let response: HandshakeResponsePayload =
+            serde_json::from_slice(&response.payload).expect("json");
+        assert_eq!(
+            response.processed_client_actions[0].action_status,
+            ACTION_STATUS_SUCCESS
+        );
+        assert!(
+            conn.collect_for(Duration::from_millis(200))
+                .await
+                .iter()
+                .all(|m| m.message_type != INPUT_STREAM_DATA || m.sequence_number == 0),
+            "nothing but resends of the response: the handshake is not complete"
+        );
+        conn.send_output(
+            1,
+            PayloadType::HandshakeComplete,
+            br#"{"HandshakeTimeToComplete":3032028,"CustomerMessage":""}"#,
+        )
+        .await;
+        assert_eq!(
+            next(&mut channel).await,
+            Event::HandshakeComplete {
+                customer_message: None
+            }
+        );
+        match signals.try_recv().expect("handshake signal") {
+            PortSignal::Handshake {
+                agent_version,
+                properties,
+            } => {
+                assert_eq!(agent_version, "3.3.0.0");
+                assert_eq!(properties["type"], "LocalPortForwarding");
+                assert_eq!(properties["portNumber"], "18080");
+            }
+            other => panic!("{other:?}"),
+        }
+        // (Resends of the unacknowledged response may come first.)
+        let input = loop {
+            let m = conn.recv_input().await;
+            if m.sequence_number != 0 {
+                break m;
+            }
+        };
+        assert_eq!(
+            (input.sequence_number, input.payload_type, input.payload.as_slice()),
+            (1, PayloadType::Output, &b"early"[..])
+        );
+        // ConnectToPortError arrives as a signal, in order.
+        conn.send_output(2, PayloadType::Flag, &3u32.to_be_bytes())
+            .await;
+        conn.send_output(3, PayloadType::Output, b"\x01\x01\x00\x00\x03\x00\x00\x00")
+            .await;
+        assert_eq!(
+            next(&mut channel).await,
+            Event::Output(b"\x01\x01\x00\x00\x03\x00\x00\x00".to_vec())
+        );
+        assert_eq!(signals.try_recv().expect("flag"), PortSignal::Flag(3));
+        // Flags out: TerminateSession is PayloadType 10, sequenced.
+        channel.input().send_flag(2).await.expect("flag");
+        let flag = loop {
+            let m = conn.recv_input().await;
+            if m.sequence_number == 2 {
+                break m;
+            }
+        };
+        assert_eq!(
+            (flag.payload_type, flag.payload.as_slice()),
+            (PayloadType::Flag, &[0u8, 0, 0, 2][..])
+        );
+    })
+    .await;
+}
+
+/// A port channel never sets up KMS: no GenerateDataKey, the action unsupported.
+#[tokio::test]
+async fn a_port_channel_refuses_kms() {
+    bounded(async {
+        let peer = Peer::bind().await;
+        let backend = Arc::new(FakeBackend::default());
+        let mut config = config(&backend);
+        config.kind = SessionKind::Port;
+        let (mut channel, mut conn) = open(&peer, config).await;
+        let request = handshake_request(serde_json::json!([
+            {"ActionType": "SessionType", "ActionParameters": {"SessionType": "Port", "Properties": {"type": "LocalPortForwarding"}}},
+            {"ActionType": "KMSEncryption", "ActionParameters": {"KMSKeyId": "arn:aws:kms:us-east-1:1:key/k", "Challenge": "AAAA"}}
+        ]));
+        conn.send_output(0, PayloadType::HandshakeRequest, &request)
+            .await;
+        let response = conn.recv_input().await;
+        let response: HandshakeResponsePayload =
+            serde_json::from_slice(&response.payload).expect("json");
+        assert_eq!(
+            response.processed_client_actions[1].action_status,
+            ACTION_STATUS_UNSUPPORTED
+        );
+        assert!(matches!(
+            channel.next_event().await,
+            Some(Err(ChannelError::Handshake { .. }))
+        ));
+        assert!(backend.kms_calls.lock().expect("lock").is_empty(), "no GenerateDataKey");
+    })
+    .await;
+}
+
+/// An exec channel refuses a Port session, and a port channel an exec one.
+#[tokio::test]
+async fn session_kinds_take_only_their_session_type() {
+    bounded(async {
+        for (kind, session_type) in [
+            (SessionKind::Exec, "Port"),
+            (SessionKind::Port, "InteractiveCommands"),
+        ] {
+            let peer = Peer::bind().await;
+            let backend = Arc::new(FakeBackend::default());
+            let mut config = config(&backend);
+            config.kind = kind;
+            let (mut channel, mut conn) = open(&peer, config).await;
+            let request = handshake_request(serde_json::json!([{
+                "ActionType": "SessionType",
+                "ActionParameters": {"SessionType": session_type, "Properties": null}
+            }]));
+            conn.send_output(0, PayloadType::HandshakeRequest, &request)
+                .await;
+            let response = conn.recv_input().await;
+            let response: HandshakeResponsePayload =
+                serde_json::from_slice(&response.payload).expect("json");
+            assert_eq!(
+                response.processed_client_actions[0].action_status,
+                crate::protocol::payloads::ACTION_STATUS_FAILED,
+                "{kind:?} given {session_type}"
+            );
+            match channel.next_event().await {
+                Some(Err(ChannelError::Handshake { .. })) => {}
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        }
+    })
+    .await;
+}

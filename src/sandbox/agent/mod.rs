@@ -13,6 +13,7 @@
 //! (the data channel engine), `pty` (the process), `faults` (fault knobs).
 
 mod faults;
+mod port;
 mod pty;
 mod session;
 
@@ -68,6 +69,17 @@ pub(crate) struct Spec {
     pub seed: u64,
     /// Position of the session among the sandbox's sessions (seeds its faults).
     pub ordinal: u64,
+    /// A port session (ssm:StartSession) instead of a command.
+    pub port: Option<PortSpec>,
+}
+
+/// What a port session reaches, fixed at StartSession.
+#[derive(Clone, Debug)]
+pub(crate) struct PortSpec {
+    pub dest: port::Dest,
+    /// The document's `properties`, parameters filled in (the handshake's
+    /// `Properties`).
+    pub properties: Value,
 }
 
 /// One ECS Exec session.
@@ -375,11 +387,30 @@ impl Agent {
             knobs: world.exec.clone(),
             seed: world.seed.unwrap_or(DEFAULT_SEED),
             ordinal,
+            port: None,
         };
+        let token = self.add_session(&session_id, &task.id, target, spec);
+        Ok(json!({
+            "clusterArn": world.cluster_arn(&cluster.name),
+            "containerArn": world.container_arn(&cluster.name, &task.id, &container.container_id),
+            "containerName": container.name,
+            "interactive": true,
+            "session": {
+                "sessionId": session_id,
+                "streamUrl": self.stream_url(host, &session_id),
+                "tokenValue": token,
+            },
+            "taskArn": world.task_arn(&cluster.name, &task.id),
+        }))
+    }
+
+    /// Registers a session that starts when its socket presents the token;
+    /// returns the token.
+    fn add_session(&self, session_id: &str, task_id: &str, target: String, spec: Spec) -> String {
         let token = random_b64(192, false);
         let slot = Arc::new(Slot {
-            id: session_id.clone(),
-            task_id: task.id.clone(),
+            id: session_id.to_string(),
+            task_id: task_id.to_string(),
             target,
             spec,
             state: Mutex::new(SlotState {
@@ -392,18 +423,101 @@ impl Agent {
         self.sessions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(session_id.clone(), slot);
+            .insert(session_id.to_string(), slot);
+        token
+    }
+
+    /// `ssm:StartSession` for an ECS target (`ecs:<cluster>_<task id>_<runtime
+    /// id>`) with one of the two port-forwarding documents.
+    pub(crate) fn start_session(
+        &self,
+        world: &World,
+        host: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let input: StartSessionInput = json_input(body)?;
+        let target = input.target.unwrap_or_default();
+        if target.is_empty() {
+            return Err(ApiError::new(
+                "ValidationException",
+                "1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+        let document = input
+            .document_name
+            .unwrap_or_else(|| "SSM-SessionManagerRunShell".to_string());
+        let not_connected =
+            || ApiError::new("TargetNotConnected", format!("{target} is not connected."));
+        // The task and container whose target this is (a cluster name may
+        // hold underscores, so match whole targets).
+        let (task, container) = world
+            .tasks
+            .iter()
+            .flat_map(|t| t.containers.iter().map(move |c| (t, c)))
+            .find(|(t, c)| {
+                c.runtime_id
+                    .as_deref()
+                    .is_some_and(|r| target == format!("ecs:{}_{}_{}", t.cluster, t.id, r))
+            })
+            .ok_or_else(not_connected)?;
+        let agent_running = container
+            .exec_agent
+            .as_ref()
+            .is_some_and(|a| a.last_status == AgentStatus::Running);
+        if task.last_status != TaskStatus::Running
+            || task.desired_status != TaskStatus::Running
+            || !task.enable_execute_command
+            || container.last_status != TaskStatus::Running
+            || !agent_running
+        {
+            return Err(not_connected());
+        }
+        let remote = match document.as_str() {
+            PORT_DOCUMENT => false,
+            REMOTE_HOST_DOCUMENT => true,
+            other => {
+                return Err(ApiError::new(
+                    "InvalidDocument",
+                    format!("Document {other} is not a port-forwarding document this sandbox runs (AWS-StartPortForwardingSession, AWS-StartPortForwardingSessionToRemoteHost)."),
+                ))
+            }
+        };
+        let params = port_parameters(input.parameters.unwrap_or_default(), remote)?;
+        if self.refused.load(Ordering::Relaxed) < world.exec.target_not_connected {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(not_connected());
+        }
+
+        let ordinal = self.ordinal.fetch_add(1, Ordering::Relaxed);
+        let session_id = format!("{}-{}", session_owner(world), random_hex(17));
+        let mut properties = serde_json::Map::new();
+        if let Some(h) = &params.host {
+            properties.insert("host".into(), json!(h));
+        }
+        properties.insert("localPortNumber".into(), json!(params.local_port));
+        properties.insert("portNumber".into(), json!(params.port.to_string()));
+        properties.insert("type".into(), json!("LocalPortForwarding"));
+        let spec = Spec {
+            command: String::new(),
+            env: Vec::new(),
+            cwd: self.task_dir(&world.exec, &task.id),
+            kms_key_arn: None,
+            knobs: world.exec.clone(),
+            seed: world.seed.unwrap_or(DEFAULT_SEED),
+            ordinal,
+            port: Some(PortSpec {
+                dest: port::Dest {
+                    host: params.host.unwrap_or_else(|| "localhost".to_string()),
+                    port: params.port,
+                },
+                properties: Value::Object(properties),
+            }),
+        };
+        let token = self.add_session(&session_id, &task.id, target, spec);
         Ok(json!({
-            "clusterArn": world.cluster_arn(&cluster.name),
-            "containerArn": world.container_arn(&cluster.name, &task.id, &container.container_id),
-            "containerName": container.name,
-            "interactive": true,
-            "session": {
-                "sessionId": session_id,
-                "streamUrl": self.stream_url(host, &session_id),
-                "tokenValue": token,
-            },
-            "taskArn": world.task_arn(&cluster.name, &task.id),
+            "SessionId": session_id,
+            "TokenValue": token,
+            "StreamUrl": self.stream_url(host, &session_id),
         }))
     }
 
@@ -569,6 +683,115 @@ struct ExecuteCommandInput {
     task: Option<String>,
 }
 
+/// The two documents a port session runs.
+pub(crate) const PORT_DOCUMENT: &str = "AWS-StartPortForwardingSession";
+pub(crate) const REMOTE_HOST_DOCUMENT: &str = "AWS-StartPortForwardingSessionToRemoteHost";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartSessionInput {
+    target: Option<String>,
+    document_name: Option<String>,
+    /// Every value is a list of strings.
+    parameters: Option<HashMap<String, Vec<String>>>,
+}
+
+/// A port document's parameters, checked as SSM checks them.
+#[derive(Debug, PartialEq)]
+struct PortParameters {
+    host: Option<String>,
+    port: u16,
+    /// As given (the client listens on it; "0" for any).
+    local_port: String,
+}
+
+fn port_parameters(
+    mut given: HashMap<String, Vec<String>>,
+    remote: bool,
+) -> Result<PortParameters, ApiError> {
+    let invalid = |m: String| ApiError::new("ValidationException", m);
+    let allowed: &[&str] = if remote {
+        &["host", "portNumber", "localPortNumber"]
+    } else {
+        &["portNumber", "localPortNumber"]
+    };
+    if let Some(unknown) = given.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(invalid(format!(
+            "Parameter \"{unknown}\" is not defined in the document."
+        )));
+    }
+    let mut one = |name: &str| -> Result<Option<String>, ApiError> {
+        match given.remove(name) {
+            None => Ok(None),
+            Some(values) => match values.as_slice() {
+                [v] => Ok(Some(v.clone())),
+                _ => Err(invalid(format!(
+                    "Parameter \"{name}\" takes exactly one value."
+                ))),
+            },
+        }
+    };
+    let port_text = one("portNumber")?.unwrap_or_else(|| "80".to_string());
+    let port = port_text
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0 && !port_text.starts_with('0'))
+        .ok_or_else(|| {
+            invalid(format!(
+                "Parameter \"portNumber\" \"{port_text}\" fails to match the pattern: a port 1-65535."
+            ))
+        })?;
+    let local_port = one("localPortNumber")?.unwrap_or_else(|| "0".to_string());
+    if local_port.parse::<u16>().is_err() || (local_port.len() > 1 && local_port.starts_with('0')) {
+        return Err(invalid(format!(
+            "Parameter \"localPortNumber\" \"{local_port}\" fails to match the pattern: a port 0-65535."
+        )));
+    }
+    let host = one("host")?;
+    if remote {
+        match &host {
+            None => {
+                return Err(invalid(
+                    "Missing required parameter \"host\" for document AWS-StartPortForwardingSessionToRemoteHost.".to_string(),
+                ))
+            }
+            Some(h)
+                if h.is_empty()
+                    || h.len() > 253
+                    || !h
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b)) =>
+            {
+                return Err(invalid(format!(
+                    "Parameter \"host\" \"{h}\" fails to match the pattern ^[a-zA-Z0-9.:_-]{{1,253}}$."
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(PortParameters {
+        host,
+        port,
+        local_port,
+    })
+}
+
+/// The first part of a StartSession id: the caller's name (`dev` for
+/// `arn:aws:iam::1:user/dev`).
+fn session_owner(world: &World) -> String {
+    let arn = world.caller_arn();
+    let name = arn.rsplit(['/', ':']).next().unwrap_or("");
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if name.is_empty() {
+        "session".to_string()
+    } else {
+        name
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SessionInput {
@@ -659,5 +882,7 @@ pub(crate) fn session_id_of(path: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
+#[cfg(test)]
+mod port_tests;
 #[cfg(test)]
 mod tests;

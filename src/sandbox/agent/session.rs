@@ -28,11 +28,14 @@ use tokio::sync::mpsc;
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
 use super::faults::{Faults, Rng};
+use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Master, Read};
 use super::{Slot, Stop};
+use crate::port::version;
 use crate::protocol::codec::{
-    ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
-    OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
+    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
+    OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
+    PAYLOAD_FLAG_TERMINATE_SESSION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
     AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
@@ -42,6 +45,7 @@ use crate::protocol::payloads::{
 };
 use crate::protocol::{decode, encode, Message, PayloadType};
 use crate::sandbox::kms::{self, Secret};
+use crate::sandbox::world::AgentPacing;
 
 /// Most unacknowledged output messages (well inside the client's reorder bound).
 pub(crate) const WINDOW: usize = 512;
@@ -65,6 +69,18 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const AGENT_VERSION: &str = "3.3.1802.0";
 /// The terminal size until the client sends one.
 const DEFAULT_SIZE: (u16, u16) = (80, 24);
+/// Most input bytes handed to a port session's destination side at once.
+const PORT_WRITE_CHUNK: usize = 32 * 1024;
+/// Paced like the real agent: its shell plugin waits this long before the
+/// first read of an interactive session ...
+const PACED_FIRST_READ: Duration = Duration::from_secs(1);
+/// ... then sleeps this long after each read of at most 1 KiB.
+const PACED_READ_GAP: Duration = Duration::from_millis(1);
+/// Paced output read from the pty and not yet sent. The pty is read as
+/// usual and what goes out is paced instead: a pty whose process exited
+/// may lose unread output when its slave closes, which the real agent's
+/// delayed first read does not suffer.
+const PACED_BUFFER: usize = 64 * 1024;
 
 /// Initial, floor and ceiling of the retransmission timeout (protocol.md §4).
 const INITIAL_RTO: Duration = Duration::from_millis(200);
@@ -314,6 +330,16 @@ pub(crate) struct Runner {
     output_bytes: u64,
     /// Said in `channel_closed` before the goodbye (why the session failed).
     note: Option<String>,
+    /// A port session's destination side (after its handshake).
+    port_in: Option<mpsc::Sender<PortIn>>,
+    port_out: Option<mpsc::Receiver<PortOut>>,
+    port_guard: Option<PortGuard>,
+    /// The client sent flag 2 (TerminateSession).
+    terminate_requested: bool,
+    /// `agent_pacing: real`: nothing more goes out before this instant ...
+    next_read_at: Option<Instant>,
+    /// ... and this is what waits to go out.
+    paced: VecDeque<u8>,
 }
 
 impl Runner {
@@ -353,13 +379,32 @@ impl Runner {
             output_messages: 0,
             output_bytes: 0,
             note: None,
+            port_in: None,
+            port_out: None,
+            port_guard: None,
+            terminate_requested: false,
+            next_read_at: None,
+            paced: VecDeque::new(),
         }
     }
 
+    fn paced(&self) -> bool {
+        self.slot.spec.knobs.agent_pacing == AgentPacing::Real
+    }
+
+    /// Something takes the client's bytes (a pty or a port session).
+    fn sink_open(&self) -> bool {
+        (self.master.is_some() || self.port_in.is_some()) && !self.pty_eof
+    }
+
     pub(crate) async fn run(mut self) {
-        match self.slot.spec.kms_key_arn.clone() {
-            Some(key_arn) => self.start_handshake(&key_arn).await,
-            None => self.start_process().await,
+        if self.slot.spec.port.is_some() {
+            self.start_port_handshake().await;
+        } else {
+            match self.slot.spec.kms_key_arn.clone() {
+                Some(key_arn) => self.start_handshake(&key_arn).await,
+                None => self.start_process().await,
+            }
         }
         let end = self.main_loop().await;
         if let Some(mut child) = self.child.take() {
@@ -371,6 +416,7 @@ impl Runner {
             pty::kill_group(self.pid, libc::SIGKILL);
         }
         self.master = None;
+        self.drop_port();
         match end {
             End::Closed => self.say_goodbye().await,
             End::Dropped | End::Silent => self.ws = None,
@@ -387,15 +433,33 @@ impl Runner {
                 return end;
             }
             let now = Instant::now();
+            if self.next_read_at.is_some_and(|t| t <= now) {
+                self.next_read_at = None;
+            }
             let paused = self.paused_until.is_some();
-            let can_read = self.master.is_some()
-                && !self.pty_eof
-                && matches!(self.phase, Phase::Running)
-                && !paused
-                && self.out.held() < WINDOW;
+            let may_send =
+                matches!(self.phase, Phase::Running) && !paused && self.out.held() < WINDOW;
+            let may_read = !self.pty_eof && may_send;
+            let paced = self.paced() && self.master.is_some();
+            let can_read = if paced {
+                // Paced: buffered here, sent below.
+                !self.pty_eof
+                    && matches!(self.phase, Phase::Running)
+                    && self.paced.len() < PACED_BUFFER
+            } else {
+                may_read && self.master.is_some()
+            };
+            let can_send_paced =
+                paced && may_send && self.next_read_at.is_none() && !self.paced.is_empty();
+            let can_read_port = may_read && self.port_out.is_some();
             let room = (WINDOW - self.out.held().min(WINDOW)) * MAX_PAYLOAD_CHUNK;
-            let read_len = room.clamp(1, READ_CHUNK);
+            let read_len = if paced {
+                (PACED_BUFFER - self.paced.len().min(PACED_BUFFER - 1)).min(READ_CHUNK)
+            } else {
+                room.clamp(1, READ_CHUNK)
+            };
             let can_write = self.master.is_some() && !self.pty_eof && !self.input.is_empty();
+            let can_write_port = self.port_in.is_some() && !self.pty_eof && !self.input.is_empty();
             let deadline = self.next_deadline();
             tokio::select! {
                 stop = self.stop.recv() => match stop {
@@ -410,11 +474,38 @@ impl Runner {
                     Some(Ok(_)) => {}
                 },
                 read = read_pty(self.master.as_ref(), &mut buf[..read_len]), if can_read => match read {
+                    Ok(Read::Data(n)) if paced => self.paced.extend(&buf[..n]),
                     Ok(Read::Data(n)) => {
                         let data = buf[..n].to_vec();
                         self.emit_output(&data).await;
                     }
                     Ok(Read::Closed) | Err(_) => self.pty_eof = true,
+                },
+                _ = std::future::ready(()), if can_send_paced => {
+                    let n = self.paced.len().min(MAX_PAYLOAD_CHUNK);
+                    let data: Vec<u8> = self.paced.drain(..n).collect();
+                    self.next_read_at = Some(Instant::now() + PACED_READ_GAP);
+                    self.emit_output(&data).await;
+                }
+                item = recv_port(self.port_out.as_mut()), if can_read_port => match item {
+                    Some(PortOut::Data(data)) => self.emit_output(&data).await,
+                    Some(PortOut::Flag(flag)) => {
+                        self.send_stream(PayloadType::Flag, flag_payload(flag)).await;
+                    }
+                    Some(PortOut::Failed(reason)) => self.fail(reason),
+                    None => self.pty_eof = true,
+                },
+                permit = reserve_port(self.port_in.clone()), if can_write_port => match permit {
+                    Ok(permit) => {
+                        let n = self.input.len().min(PORT_WRITE_CHUNK);
+                        let bytes: Vec<u8> = self.input.drain(..n).collect();
+                        permit.send(PortIn::Data(bytes));
+                        self.drain_ahead().await;
+                    }
+                    Err(_) => {
+                        self.input.clear();
+                        self.pty_eof = true;
+                    }
                 },
                 written = write_pty(self.master.as_ref(), self.input.as_slices().0), if can_write => match written {
                     Ok(Some(n)) => {
@@ -453,6 +544,9 @@ impl Runner {
         if matches!(self.phase, Phase::Running) && !self.pty_eof {
             consider(self.exited_at.map(|t| t + EXIT_GRACE));
         }
+        if matches!(self.phase, Phase::Running) && !self.paced.is_empty() {
+            consider(self.next_read_at);
+        }
         if self.ws.is_none() {
             consider(self.detached_at.map(|t| t + DETACH_LIMIT));
         }
@@ -466,13 +560,17 @@ impl Runner {
         if self.ws.is_none() && self.detached_at.is_some_and(|t| now >= t + DETACH_LIMIT) {
             return Some(End::Silent);
         }
+        if self.terminate_requested {
+            return Some(End::Closed);
+        }
         match &self.phase {
             Phase::Handshake { deadline, .. } if now >= *deadline => {
                 self.fail("Handshake timed out. Please ensure that you have the latest version of the session manager plugin.".to_string());
             }
             Phase::Running => {
                 let exited_long_ago = self.exited_at.is_some_and(|t| now >= t + EXIT_GRACE);
-                if self.master.is_none() || self.pty_eof || exited_long_ago {
+                // Paced output still to send keeps the session running.
+                if (!self.sink_open() || exited_long_ago) && self.paced.is_empty() {
                     self.phase = Phase::Closing {
                         deadline: now + FLUSH_WAIT,
                     };
@@ -716,7 +814,7 @@ impl Runner {
             // Before the handshake completes the agent ignores stream data.
             _ if in_handshake => true,
             PayloadType::Output => {
-                if self.master.is_none() || self.pty_eof {
+                if !self.sink_open() {
                     return true;
                 }
                 if self.input.len() >= INPUT_LIMIT {
@@ -745,8 +843,94 @@ impl Runner {
                 }
                 true
             }
+            PayloadType::Flag => {
+                let flag = message
+                    .payload
+                    .get(..4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(u32::from_be_bytes);
+                match flag {
+                    Some(PAYLOAD_FLAG_TERMINATE_SESSION) => self.terminate_requested = true,
+                    Some(PAYLOAD_FLAG_DISCONNECT_TO_PORT) => {
+                        if let Some(tx) = &self.port_in {
+                            // After the input before it, in order.
+                            if !self.input.is_empty() {
+                                return false;
+                            }
+                            if let Err(mpsc::error::TrySendError::Full(_)) =
+                                tx.try_send(PortIn::Disconnect)
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            }
             _ => true,
         }
+    }
+
+    /// A port session opens with the handshake (SessionType Port, the
+    /// document's properties; never KMS).
+    async fn start_port_handshake(&mut self) {
+        let properties = self
+            .slot
+            .spec
+            .port
+            .as_ref()
+            .map(|p| p.properties.clone())
+            .unwrap_or_default();
+        let request = HandshakeRequestPayload {
+            agent_version: AGENT_VERSION.to_string(),
+            requested_client_actions: vec![RequestedClientAction {
+                action_type: ACTION_SESSION_TYPE.to_string(),
+                action_parameters: json!({"SessionType": "Port", "Properties": properties}),
+            }],
+        };
+        let now = Instant::now();
+        self.phase = Phase::Handshake {
+            started: now,
+            deadline: now + HANDSHAKE_TIMEOUT,
+            challenge: None,
+        };
+        self.send_stream(PayloadType::HandshakeRequest, to_json(&request))
+            .await;
+    }
+
+    /// The client answered a port handshake: HandshakeComplete, then the
+    /// destination side in the mode the client's version calls for.
+    async fn complete_port_handshake(&mut self, client_version: &str) {
+        let Phase::Handshake { started, .. } = self.phase else {
+            return;
+        };
+        let Some(spec) = self.slot.spec.port.clone() else {
+            return;
+        };
+        let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        let complete = HandshakeCompletePayload {
+            handshake_time_to_complete: elapsed,
+            customer_message: String::new(),
+        };
+        self.phase = Phase::Running;
+        self.send_stream(PayloadType::HandshakeComplete, to_json(&complete))
+            .await;
+        let mode = port_side::Mode {
+            mux: version::agent_uses_mux(client_version),
+            keepalive: version::agent_keepalive(client_version),
+            paced: self.paced(),
+        };
+        let link = port_side::start(spec.dest, mode);
+        self.port_in = Some(link.input);
+        self.port_out = Some(link.output);
+        self.port_guard = Some(link.guard);
+    }
+
+    fn drop_port(&mut self) {
+        self.port_in = None;
+        self.port_out = None;
+        self.port_guard = None;
     }
 
     async fn start_handshake(&mut self, key_arn: &str) {
@@ -794,6 +978,7 @@ impl Runner {
                 ))
             }
         };
+        let client_version = response.client_version.clone();
         for action in response.processed_client_actions {
             if action.action_status != ACTION_STATUS_SUCCESS {
                 return self.fail(format!(
@@ -806,6 +991,9 @@ impl Runner {
                     return self.fail(format!("Fetching data key failed: {e}"));
                 }
             }
+        }
+        if self.slot.spec.port.is_some() {
+            return self.complete_port_handshake(&client_version).await;
         }
         let Some(cipher) = &self.cipher else {
             return self.fail("the client did not set up KMS encryption".to_string());
@@ -874,6 +1062,7 @@ impl Runner {
     fn fail(&mut self, reason: String) {
         self.note = Some(reason);
         self.master = None;
+        self.drop_port();
         self.phase = Phase::Closing {
             deadline: Instant::now() + FLUSH_WAIT,
         };
@@ -910,6 +1099,9 @@ impl Runner {
         let (cols, rows) = self.size;
         match pty::spawn(&argv, &env, &spec.cwd, cols, rows) {
             Ok(spawned) => {
+                if self.paced() {
+                    self.next_read_at = Some(Instant::now() + PACED_FIRST_READ);
+                }
                 self.master = Some(spawned.master);
                 self.child = Some(spawned.child);
                 self.pid = spawned.pid;
@@ -1000,6 +1192,24 @@ async fn recv(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, axum::Erro
 async fn read_pty(master: Option<&Master>, buf: &mut [u8]) -> std::io::Result<Read> {
     match master {
         Some(m) => m.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_port(output: Option<&mut mpsc::Receiver<PortOut>>) -> Option<PortOut> {
+    match output {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Room for one item towards the destination side (an owned permit, so
+/// that the loop's other arms may borrow the runner).
+async fn reserve_port(
+    input: Option<mpsc::Sender<PortIn>>,
+) -> Result<mpsc::OwnedPermit<PortIn>, mpsc::error::SendError<()>> {
+    match input {
+        Some(tx) => tx.reserve_owned().await,
         None => std::future::pending().await,
     }
 }

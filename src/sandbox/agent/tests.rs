@@ -22,10 +22,10 @@ use crate::exec::channel::{Channel, ChannelConfig, ChannelError, Event, SessionI
 use crate::sandbox::world::{DeriveInput, World};
 use crate::sandbox::{serve, Sandbox};
 
-const CLUSTER: &str = "app-cluster";
+pub(super) const CLUSTER: &str = "app-cluster";
 
 /// Runs `f`, failing the test instead of hanging.
-async fn bounded<F: Future>(secs: u64, f: F) -> F::Output {
+pub(super) async fn bounded<F: Future>(secs: u64, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(secs), f)
         .await
         .expect("test exceeded its time bound")
@@ -33,7 +33,7 @@ async fn bounded<F: Future>(secs: u64, f: F) -> F::Output {
 
 /// The world of a config: cluster app-cluster, service web with containers
 /// app (FOO=bar in its environment) and sidecar; `yaml` goes on top.
-fn world(yaml: &str) -> World {
+pub(super) fn world(yaml: &str) -> World {
     let base = World::derive(&DeriveInput {
         region: "us-east-1".into(),
         cluster: CLUSTER.into(),
@@ -53,14 +53,14 @@ fn world(yaml: &str) -> World {
     World::from_yaml_str(yaml, Path::new("test-world.yml"), Some(base)).expect("world")
 }
 
-struct Env {
-    sandbox: Arc<Sandbox>,
-    sdk: SdkConfig,
-    task: String,
+pub(super) struct Env {
+    pub(super) sandbox: Arc<Sandbox>,
+    pub(super) sdk: SdkConfig,
+    pub(super) task: String,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start(world: World) -> Env {
+pub(super) async fn start(world: World) -> Env {
     let task = world.tasks[0].id.clone();
     let sandbox = Sandbox::new(world);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -97,12 +97,12 @@ async fn start(world: World) -> Env {
 }
 
 impl Env {
-    fn ecs(&self) -> aws_sdk_ecs::Client {
+    pub(super) fn ecs(&self) -> aws_sdk_ecs::Client {
         aws_sdk_ecs::Client::new(&self.sdk)
     }
 
     /// `ecs:<cluster>_<task>_<runtime id>` of a container.
-    fn target(&self, task: &str, container: &str) -> String {
+    pub(super) fn target(&self, task: &str, container: &str) -> String {
         let task = task.rsplit('/').next().unwrap_or(task);
         let world = self.sandbox.world();
         let t = world.tasks.iter().find(|t| t.id == task).expect("task");
@@ -257,7 +257,7 @@ fn text_file(dir: &Path, n: usize) -> (PathBuf, Vec<u8>) {
     (path, expected)
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(super) fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

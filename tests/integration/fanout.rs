@@ -188,3 +188,26 @@ fn fan_out_takes_only_one_off_commands() {
             .args(["exec", "--parallel", "3", "--task-id", IDS[0], "--", "true"]));
     assert_one_line_error(&out, 255, &["--parallel and --output go with --all-tasks"]);
 }
+
+#[test]
+fn throttled_execute_commands_are_retried_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every AWS call has a 40% chance of ThrottlingException.
+    let sb = Sandbox::with_world_text(&app(), dir.path(), "task_count: 6\nthrottle_rate: 0.4\n");
+    let out = run(sb.ecsx(&app()).env("AWS_MAX_ATTEMPTS", "2").args([
+        "exec",
+        "--all-tasks",
+        "--skip-verify",
+        "--",
+        "echo",
+        "hi",
+    ]));
+    assert_code(&out, 0);
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.ends_with(" | hi"))
+            .count(),
+        6
+    );
+}

@@ -9,3 +9,6 @@ pub mod session;
 pub mod target;
 pub mod terminal;
 pub mod wrap;
+
+#[cfg(test)]
+mod tests;

@@ -113,10 +113,8 @@ impl Pipeline {
             for o in &c.operands {
                 match o {
                     Operand::Dot { .. } => *dot = true,
-                    Operand::Var { name, .. } if !name.is_empty() => {
-                        if !vars.contains(name) {
-                            vars.push(name.clone());
-                        }
+                    Operand::Var { name, .. } if !name.is_empty() && !vars.contains(name) => {
+                        vars.push(name.clone());
                     }
                     Operand::Pipe(p) => p.uses(vars, dot),
                     _ => {}

@@ -482,6 +482,38 @@ mod tests {
     }
 
     #[test]
+    fn a_symlink_checked_out_as_text_reads_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ecspresso.yml"), "cluster: real\n").unwrap();
+        std::fs::write(dir.path().join("ecspresso.yaml"), "ecspresso.yml").unwrap();
+        let c = Config::load(&dir.path().join("ecspresso.yaml")).unwrap();
+        assert_eq!(c.cluster, "real");
+        // A one-word YAML value that names no file stays a (bad) config.
+        std::fs::write(dir.path().join("other.yml"), "missing.yml").unwrap();
+        assert!(Config::load(&dir.path().join("other.yml")).is_err());
+        // Links to each other do not loop.
+        std::fs::write(dir.path().join("a.yml"), "b.yml").unwrap();
+        std::fs::write(dir.path().join("b.yml"), "a.yml").unwrap();
+        assert!(Config::load(&dir.path().join("a.yml")).is_err());
+    }
+
+    #[test]
+    fn jsonnet_configs_are_found_and_evaluated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ecspresso.jsonnet"),
+            "local c = 'j'; { cluster: c + std.extVar('X'), timeout: '1m' }",
+        )
+        .unwrap();
+        let path = locate(None, dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("ecspresso.jsonnet"));
+        let ext = ExtVars::parse(&["X=2".into()], &[]).unwrap();
+        let c = Config::load_with(&path, &ext).unwrap();
+        assert_eq!(c.cluster, "j2");
+        assert_eq!(c.timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
     fn an_invalid_timeout_is_a_config_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ecspresso.yml");

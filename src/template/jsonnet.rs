@@ -345,7 +345,7 @@ pub(crate) fn evaluate(
         .eval_value(&thunk, &mut host)
         .map_err(|e| host.eval_error(&program, path, &e))?;
     let text = program
-        .manifest_json(&value, false)
+        .manifest_json(&value, true)
         .map_err(|e| host.eval_error(&program, path, &e))?;
     if text.is_empty() {
         return Err(fail(None, "evaluates to nothing".into()));

@@ -422,7 +422,10 @@ impl Renderer {
         let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
         if ext == "jsonnet" || ext == "libsonnet" || (jsonnet_json && ext == "json") {
             let json = jsonnet::evaluate(file, source.as_bytes(), &self.ext, self)?;
-            return self.render(file, &json);
+            // Template errors then point into the evaluated JSON (one field a
+            // line), not into the Jsonnet source: say so in the file name.
+            let shown = PathBuf::from(format!("{} (as evaluated by Jsonnet)", file.display()));
+            return self.render(&shown, &json);
         }
         self.render(file, source)
     }

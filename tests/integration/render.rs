@@ -440,3 +440,21 @@ fn render_time_lookup_errors_name_file_and_line() {
         ],
     );
 }
+
+#[test]
+fn template_errors_in_jsonnet_output_say_where_they_are() {
+    let out = run(jsonnet_cmd().env_remove("SERVICE").args([
+        "--ext-code",
+        "TIMEOUT_MINUTES=5",
+        "render",
+        "config",
+    ]));
+    assert_one_line_error(
+        &out,
+        3,
+        &[
+            "ecspresso.jsonnet (as evaluated by Jsonnet):",
+            "SERVICE is not set",
+        ],
+    );
+}

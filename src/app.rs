@@ -81,6 +81,9 @@ pub struct App {
     config: Option<Config>,
     renderer: Option<Renderer>,
     remote: Option<std::sync::Arc<AwsRemote>>,
+    /// Templates may not call AWS (`sandbox serve`: its world comes from
+    /// the rendered definitions and must not hold real secrets).
+    pub no_aws_lookups: bool,
     aws: Option<Aws>,
     sandbox: Option<SandboxHandle>,
 }
@@ -93,6 +96,7 @@ impl App {
             config: None,
             renderer: None,
             remote: None,
+            no_aws_lookups: false,
             aws: None,
             sandbox: None,
         }
@@ -132,9 +136,9 @@ impl App {
     fn renderer(&mut self) -> Result<&Renderer> {
         if self.renderer.is_none() {
             let ext = self.ext_vars()?;
-            let remote = std::sync::Arc::new(if self.global.sandbox {
+            let remote = std::sync::Arc::new(if self.global.sandbox || self.no_aws_lookups {
                 AwsRemote::refusing(
-                    "AWS lookups at render time cannot use --sandbox (its world is built from the rendered definitions); serve a world file with `ecsx sandbox serve --world FILE` and pass --endpoint-url instead",
+                    "AWS lookups at render time are off for the sandbox (its world is built from the rendered definitions and never from real AWS); serve a complete world file with `ecsx sandbox serve --world FILE` from a folder without this config, and render with --endpoint-url",
                 )
             } else {
                 let global = self.global.clone();
@@ -281,6 +285,7 @@ impl App {
 pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
     let mut app = App::new(cli.global);
+    app.no_aws_lookups = matches!(cli.command, Command::Sandbox(_));
     match cli.command {
         Command::Exec(args) => commands::exec::run(&mut app, &args)
             .await

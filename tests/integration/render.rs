@@ -458,3 +458,22 @@ fn template_errors_in_jsonnet_output_say_where_they_are() {
         ],
     );
 }
+
+#[test]
+fn the_sandbox_never_looks_up_aws_for_a_config() {
+    // Deriving a world renders the definitions: ssm must not reach AWS.
+    for args in [
+        &["--sandbox", "render", "taskdef"][..],
+        &["sandbox", "serve", "--addr", "127.0.0.1:0"][..],
+    ] {
+        let out = run(ecsx()
+            .arg("--config")
+            .arg(testdata("remote/ecspresso.yml"))
+            .args(args));
+        assert_one_line_error(
+            &out,
+            3,
+            &["AWS lookups at render time are off for the sandbox"],
+        );
+    }
+}

@@ -338,7 +338,7 @@ pub(crate) fn evaluate(
             TemplateError::Jsonnet {
                 file: file.unwrap_or_else(|| path.to_path_buf()),
                 line,
-                message: host.load_message(&program, &e),
+                message: Host::load_what(&e),
             }
         })?;
     let value = program
@@ -415,25 +415,36 @@ impl<'p> Host<'_, 'p> {
         }
     }
 
-    /// A load (syntax) error as one message, with its position when it is
-    /// in another file than the one reported.
+    /// A load (syntax) error as one message, with its position (for errors
+    /// in imported files, reported at the import).
     fn load_message(&self, program: &Program<'p>, e: &LoadError) -> String {
-        let what = match e {
+        let what = Self::load_what(e);
+        match self.load_position(program, e) {
+            (Some(file), Some(line)) => format!("{}:{line}: {what}", file.display()),
+            _ => what,
+        }
+    }
+
+    /// What a load (syntax) error is, without its position.
+    fn load_what(e: &LoadError) -> String {
+        match e {
             LoadError::Lex(l) => format!("syntax error: {}", words(&format!("{l:?}"))),
             LoadError::Parse(rsjsonnet_lang::parser::ParseError::Expected { instead, .. }) => {
-                format!(
-                    "syntax error: unexpected {}",
-                    words(&format!("{instead:?}"))
-                )
+                use rsjsonnet_lang::parser::ActualToken as A;
+                let what = match instead {
+                    A::EndOfFile => "end of file".to_string(),
+                    A::Simple(k) => format!("`{}`", words(&format!("{k:?}"))),
+                    A::OtherOp(op) => format!("operator `{op}`"),
+                    A::Ident(name) => format!("`{name}`"),
+                    A::Number => "a number".into(),
+                    A::String | A::TextBlock => "a string".into(),
+                };
+                format!("syntax error: unexpected {what}; check the line for a missing value, comma or bracket")
             }
             LoadError::Analyze(AnalyzeError::UnknownVariable { name, .. }) => {
                 format!("unknown variable {name}; define it with local {name} = ...")
             }
             LoadError::Analyze(a) => words(&format!("{a:?}")),
-        };
-        match self.load_position(program, e) {
-            (Some(file), Some(line)) => format!("{}:{line}: {what}", file.display()),
-            _ => what,
         }
     }
 

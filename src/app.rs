@@ -11,8 +11,9 @@ use crate::commands;
 use crate::config::{self, Config};
 use crate::ecs::{Scope, Target};
 use crate::error::{Error, Result};
+use crate::remote::AwsRemote;
 use crate::sandbox::{self, world::DeriveInput, World};
-use crate::template::Renderer;
+use crate::template::{ExtVars, Renderer};
 
 /// A running in-process sandbox; stops when dropped.
 pub struct SandboxHandle {
@@ -79,6 +80,10 @@ pub struct App {
     cwd: PathBuf,
     config: Option<Config>,
     renderer: Option<Renderer>,
+    remote: Option<std::sync::Arc<AwsRemote>>,
+    /// Templates may not call AWS (`sandbox serve`: its world comes from
+    /// the rendered definitions and must not hold real secrets).
+    pub no_aws_lookups: bool,
     aws: Option<Aws>,
     sandbox: Option<SandboxHandle>,
 }
@@ -90,6 +95,8 @@ impl App {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             config: None,
             renderer: None,
+            remote: None,
+            no_aws_lookups: false,
             aws: None,
             sandbox: None,
         }
@@ -99,7 +106,7 @@ impl App {
     pub fn config(&mut self) -> Result<&Config> {
         if self.config.is_none() {
             let path = config::locate(self.global.config.as_deref(), &self.cwd)?;
-            let config = Config::load(&path)?;
+            let config = Config::load_with(&path, &self.ext_vars()?)?;
             for warning in &config.warnings {
                 eprintln!("ecsx: warning: {warning}");
             }
@@ -121,15 +128,46 @@ impl App {
             .unwrap_or_else(|| "the config".into())
     }
 
+    /// `--ext-str` and `--ext-code` (or their environment variables).
+    pub fn ext_vars(&self) -> Result<ExtVars> {
+        ExtVars::parse(&self.global.ext_str, &self.global.ext_code).map_err(Error::Usage)
+    }
+
     fn renderer(&mut self) -> Result<&Renderer> {
         if self.renderer.is_none() {
-            let renderer = self.config()?.renderer()?;
+            let ext = self.ext_vars()?;
+            let remote = std::sync::Arc::new(if self.global.sandbox || self.no_aws_lookups {
+                AwsRemote::refusing(
+                    "AWS lookups at render time are off for the sandbox (its world is built from the rendered definitions and never from real AWS); serve a complete world file with `ecsx sandbox serve --world FILE` from a folder without this config, and render with --endpoint-url",
+                )
+            } else {
+                let global = self.global.clone();
+                let config = self.config()?;
+                AwsRemote::new(AwsSettings {
+                    region: global.region.or_else(|| config.region.clone()),
+                    profile: global.profile,
+                    endpoint_url: global.endpoint_url,
+                    sandbox: false,
+                    config_label: config.path.display().to_string(),
+                })
+            });
+            let renderer = self
+                .config()?
+                .renderer()?
+                .with_ext_vars(ext)
+                .with_remote(remote.clone());
             for warning in renderer.warnings() {
                 eprintln!("ecsx: warning: {warning}");
             }
+            self.remote = Some(remote);
             self.renderer = Some(renderer);
         }
         Ok(self.renderer.as_ref().expect("built above"))
+    }
+
+    /// AWS calls made by templates so far, per `service:Operation`.
+    pub fn render_calls(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.remote.as_ref().map(|r| r.calls()).unwrap_or_default()
     }
 
     /// The rendered task definition.
@@ -247,6 +285,7 @@ impl App {
 pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
     let mut app = App::new(cli.global);
+    app.no_aws_lookups = matches!(cli.command, Command::Sandbox(_));
     match cli.command {
         Command::Exec(args) => commands::exec::run(&mut app, &args)
             .await

@@ -53,6 +53,39 @@ pub struct GlobalArgs {
     /// Never colour the output (also NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// Load environment variables from FILE before any template is rendered
+    /// (repeatable; later files win; also ECSPRESSO_ENVFILE, comma-separated)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ECSPRESSO_ENVFILE",
+        value_delimiter = ','
+    )]
+    pub envfile: Vec<PathBuf>,
+
+    /// A Jsonnet external string variable for std.extVar (repeatable; also
+    /// ECSPRESSO_EXT_STR="KEY=VALUE;KEY2=VALUE2")
+    #[arg(
+        long,
+        global = true,
+        value_name = "KEY=VALUE",
+        env = "ECSPRESSO_EXT_STR",
+        value_delimiter = ';'
+    )]
+    pub ext_str: Vec<String>,
+
+    /// A Jsonnet external code variable for std.extVar, a Jsonnet expression
+    /// (repeatable; also ECSPRESSO_EXT_CODE="KEY=EXPR;KEY2=EXPR2")
+    #[arg(
+        long,
+        global = true,
+        value_name = "KEY=EXPR",
+        env = "ECSPRESSO_EXT_CODE",
+        value_delimiter = ';'
+    )]
+    pub ext_code: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,15 +327,18 @@ pub struct VerifyArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RenderTarget {
     Config,
+    #[value(alias = "taskdef")]
     TaskDefinition,
+    #[value(alias = "servicedef")]
     ServiceDefinition,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// What to render
-    #[arg(value_enum, default_value = "task-definition")]
-    pub target: RenderTarget,
+    /// What to render, one or more in order (taskdef and servicedef are
+    /// ecspresso's short names)
+    #[arg(value_enum, default_value = "task-definition", num_args = 1..)]
+    pub targets: Vec<RenderTarget>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,10 +12,15 @@ use serde_json::Value;
 
 use crate::definition;
 use crate::error::{Error, Result};
-use crate::template::{Plugin, Renderer};
+use crate::template::{ExtVars, Plugin, Renderer};
 
 /// Names tried, in order, when no `--config` is given.
-pub const DEFAULT_NAMES: [&str; 3] = ["ecspresso.yml", "ecspresso.yaml", "ecspresso.json"];
+pub const DEFAULT_NAMES: [&str; 4] = [
+    "ecspresso.yml",
+    "ecspresso.yaml",
+    "ecspresso.json",
+    "ecspresso.jsonnet",
+];
 
 /// Keys ecsx reads.
 const KNOWN_KEYS: [&str; 8] = [
@@ -115,9 +120,29 @@ pub fn parse_timeout(text: &str) -> std::result::Result<Option<Duration>, String
 impl Config {
     /// Load and render the config file.
     pub fn load(path: &Path) -> Result<Config> {
+        Self::load_with(path, &ExtVars::default())
+    }
+
+    /// Load and render the config file; a `.json` or `.jsonnet` config is
+    /// evaluated as Jsonnet first (with `ext`), as ecspresso does.
+    pub fn load_with(path: &Path, ext: &ExtVars) -> Result<Config> {
+        Self::load_from(path, ext, 0)
+    }
+
+    fn load_from(path: &Path, ext: &ExtVars, hops: usize) -> Result<Config> {
         let source =
             std::fs::read_to_string(path).map_err(|e| Error::read_file(path, "config file", &e))?;
-        let rendered = Renderer::basic().render(path, &source)?;
+        if let Some(target) = symlink_stand_in(path, &source).filter(|_| hops < 4) {
+            crate::debug!(
+                "{} holds only the name of {}: a symbolic link checked out as text; reading that",
+                path.display(),
+                target.display()
+            );
+            return Self::load_from(&target, ext, hops + 1);
+        }
+        let rendered = Renderer::basic()
+            .with_ext_vars(ext.clone())
+            .render_file(path, &source, true)?;
         let doc: serde_yaml::Value =
             serde_yaml::from_str(&rendered).map_err(|e| yaml_error(path, &e))?;
         let dir = path
@@ -164,6 +189,11 @@ impl Config {
             };
             config.set(&key, value)?;
         }
+        // As ecspresso: two tfstate plugins without func_prefix fail here.
+        crate::template::check_plugins(&config.plugins).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Ok(config)
     }
 
@@ -251,12 +281,17 @@ impl Config {
     }
 
     /// Load and render the service definition, if the config names one.
+    /// As ecspresso, `serviceName` is the config's `service:` when it has one.
     pub fn service_definition(&self, renderer: &Renderer) -> Result<Option<Value>> {
         let Some(path) = &self.service_definition else {
             return Ok(None);
         };
         let value = load_definition(path, renderer, "service definition")?;
-        Ok(Some(definition::normalize_service_definition(value)))
+        let mut value = definition::normalize_service_definition(value);
+        if let (Some(service), Value::Object(map)) = (&self.service, &mut value) {
+            map.shift_insert(0, "serviceName".into(), Value::String(service.clone()));
+        }
+        Ok(Some(value))
     }
 
     /// The service name: `service:` of the config, else `serviceName` of the
@@ -264,6 +299,22 @@ impl Config {
     pub fn service_name(&self) -> Option<&str> {
         self.service.as_deref()
     }
+}
+
+/// A symbolic link that git checked out as a text file (core.symlinks =
+/// false, as on Windows or in copies that drop links) holds only the path of
+/// its target. When a config holds nothing but the name of another config
+/// file beside it, that file is the config, as the link meant.
+fn symlink_stand_in(path: &Path, source: &str) -> Option<PathBuf> {
+    let name = source.trim_end_matches(['\n', '\r']);
+    if name.is_empty() || name.contains(['\n', ':', '{', '[', ' ']) {
+        return None;
+    }
+    let is_config = [".yml", ".yaml", ".json", ".jsonnet"]
+        .iter()
+        .any(|ext| name.ends_with(ext));
+    let target = path.parent().unwrap_or(Path::new(".")).join(name);
+    (is_config && target != path && target.is_file()).then_some(target)
 }
 
 fn parse_plugins(value: &serde_yaml::Value) -> std::result::Result<Vec<Plugin>, String> {
@@ -297,19 +348,11 @@ fn parse_plugins(value: &serde_yaml::Value) -> std::result::Result<Vec<Plugin>, 
     Ok(plugins)
 }
 
-/// Read, render and parse one definition file (JSON).
+/// Read, render and parse one definition file (JSON, or Jsonnet evaluated
+/// before the template step).
 fn load_definition(path: &Path, renderer: &Renderer, what: &'static str) -> Result<Value> {
     let source = std::fs::read_to_string(path).map_err(|e| Error::read_file(path, what, &e))?;
-    let rendered = renderer.render(path, &source)?;
-    if matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonnet" | "libsonnet")
-    ) {
-        return Err(Error::Config {
-            path: path.to_path_buf(),
-            message: "jsonnet definitions are not supported yet; render it with `jsonnet` to a .json file and point the config at that".into(),
-        });
-    }
+    let rendered = renderer.render_file(path, &source, false)?;
     serde_json::from_str(&rendered).map_err(|e| Error::Syntax {
         path: path.to_path_buf(),
         line: e.line(),
@@ -436,6 +479,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_symlink_checked_out_as_text_reads_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ecspresso.yml"), "cluster: real\n").unwrap();
+        std::fs::write(dir.path().join("ecspresso.yaml"), "ecspresso.yml").unwrap();
+        let c = Config::load(&dir.path().join("ecspresso.yaml")).unwrap();
+        assert_eq!(c.cluster, "real");
+        // A one-word YAML value that names no file stays a (bad) config.
+        std::fs::write(dir.path().join("other.yml"), "missing.yml").unwrap();
+        assert!(Config::load(&dir.path().join("other.yml")).is_err());
+        // Links to each other do not loop.
+        std::fs::write(dir.path().join("a.yml"), "b.yml").unwrap();
+        std::fs::write(dir.path().join("b.yml"), "a.yml").unwrap();
+        assert!(Config::load(&dir.path().join("a.yml")).is_err());
+    }
+
+    #[test]
+    fn jsonnet_configs_are_found_and_evaluated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ecspresso.jsonnet"),
+            "local c = 'j'; { cluster: c + std.extVar('X'), timeout: '1m' }",
+        )
+        .unwrap();
+        let path = locate(None, dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("ecspresso.jsonnet"));
+        let ext = ExtVars::parse(&["X=2".into()], &[]).unwrap();
+        let c = Config::load_with(&path, &ext).unwrap();
+        assert_eq!(c.cluster, "j2");
+        assert_eq!(c.timeout, Some(Duration::from_secs(60)));
     }
 
     #[test]

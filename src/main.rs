@@ -17,6 +17,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
+    // --envfile: before any thread exists, so that setting variables races
+    // with nothing.
+    ecsx::aws::set_debug(cli.global.debug);
+    if let Err(e) = ecsx::envfile::export(&cli.global.envfile) {
+        eprintln!("ecsx: {e}");
+        return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+    }
     // exec is one stream between the socket and stdout: on one thread its
     // hand-offs cost no cross-thread wake-ups (about 8% of a 64 MiB `cat`
     // in wall time, and less CPU; docs/benchmarks.md). The rest fan out

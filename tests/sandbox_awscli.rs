@@ -970,3 +970,100 @@ fn aws_cli_reads_what_verify_asks() {
         assert!(stderr.contains(&format!("({code})")), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn aws_cli_reads_parameters_secrets_and_s3_objects() {
+    let Some(cli) = aws_cli() else { return };
+    let server = Server::start(world(
+        r#"
+resources:
+  parameters:
+    - {name: /app/tag, type: String, value: "1.2.3"}
+    - {name: /app/hosts, type: StringList, value: "a,b"}
+    - {name: /app/password, type: SecureString, value: "hunter2"}
+  secrets:
+    - {name: app/db, arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-Ab12Cd"}
+  s3_objects:
+    - {bucket: tf-states, key: app/terraform.tfstate, body: '{"version": 4}'}
+"#,
+    ));
+    let cli = cli.as_path();
+    let p = aws_json(
+        cli,
+        &server,
+        &["ssm", "get-parameter", "--name", "/app/tag"],
+    );
+    assert_eq!(p["Parameter"]["Value"], "1.2.3");
+    assert_eq!(p["Parameter"]["Type"], "String");
+    let p = aws_json(
+        cli,
+        &server,
+        &[
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/app/password",
+            "--with-decryption",
+        ],
+    );
+    assert_eq!(p["Parameter"]["Value"], "hunter2");
+    let p = aws_json(
+        cli,
+        &server,
+        &["ssm", "get-parameter", "--name", "/app/password"],
+    );
+    assert_ne!(p["Parameter"]["Value"], "hunter2");
+    let out = aws(cli, &server, &["ssm", "get-parameter", "--name", "/nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ParameterNotFound"));
+
+    let s = aws_json(
+        cli,
+        &server,
+        &["secretsmanager", "describe-secret", "--secret-id", "app/db"],
+    );
+    assert_eq!(
+        s["ARN"],
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-Ab12Cd"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("state");
+    let got = aws_json(
+        cli,
+        &server,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "tf-states",
+            "--key",
+            "app/terraform.tfstate",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        got.get("ContentLength").is_some() || got.is_object(),
+        "{got}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), r#"{"version": 4}"#);
+    let out = aws(
+        cli,
+        &server,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "tf-states",
+            "--key",
+            "missing",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NoSuchKey"));
+    assert_eq!(
+        server.sandbox.stats().by_operation.get("s3:GetObject"),
+        Some(&2)
+    );
+}

@@ -165,6 +165,29 @@ impl Sandbox {
         fraction < rate
     }
 
+    /// S3 GetObject (path-style `/BUCKET/KEY`), counted as `s3:GetObject`.
+    async fn get_object(&self, path: &str) -> Response {
+        let latency = self
+            .world
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.count(&Call {
+            service: ServiceId::Other("s3".into()),
+            operation: "GetObject".into(),
+            protocol: Protocol::Query {
+                namespace: String::new(),
+            },
+            params: Vec::new(),
+        });
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let world = self.world.read().unwrap_or_else(PoisonError::into_inner);
+        resources::get_object(&world, path, &request_id)
+    }
+
     /// Answer one call: sleep `latency`, maybe throttle, then run the operation.
     /// `host` is the Host the call came to (ExecuteCommand's stream URL uses it).
     async fn answer(&self, call: Call, body: Bytes, host: &str) -> Response {
@@ -227,7 +250,7 @@ impl Sandbox {
                 json(content_type, ecs::handle(&world, &call.operation, &body))
             }
             (ServiceId::Ssm, Protocol::Json { content_type })
-                if call.operation == "GetParameters" =>
+                if call.operation == "GetParameters" || call.operation == "GetParameter" =>
             {
                 json(
                     content_type,
@@ -343,6 +366,9 @@ async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Respon
             return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
         }
     };
+    if method == Method::GET && wire::signing_service(&headers).as_deref() == Some("s3") {
+        return sandbox.get_object(parts.uri.path()).await;
+    }
     respond(&sandbox, method, &headers, body, &host).await
 }
 

@@ -4,6 +4,10 @@
 //! (DescribeLogGroups), ELBv2 target groups (DescribeTargetGroups, awsQuery)
 //! and EC2 subnets and VPC endpoints (DescribeSubnets, DescribeVpcEndpoints,
 //! ec2Query). The derived world has every resource the config names.
+//! Templates read parameter values (SSM GetParameter), secret ARNs
+//! (DescribeSecret) and Terraform states in S3 (GetObject, path-style).
+
+use std::collections::BTreeMap;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -39,6 +43,13 @@ pub struct Resources {
     pub vpc_endpoints: Vec<(String, String, String)>,
     /// EC2 container instances: `(id, ECS agent version)`.
     pub container_instances: Vec<(String, String)>,
+    /// Parameter values given in the world file: name → (type, value).
+    /// Other parameters answer a SecureString `sandbox-value`.
+    pub parameter_values: BTreeMap<String, (String, String)>,
+    /// Secret ARNs given in the world file: name → ARN.
+    pub secret_arns: BTreeMap<String, String>,
+    /// S3 objects: (bucket, key) → contents.
+    pub s3_objects: BTreeMap<(String, String), Vec<u8>>,
 }
 
 fn push(list: &mut Vec<String>, v: String) {
@@ -151,6 +162,9 @@ fn strip_suffix(name: &str) -> &str {
 }
 
 fn secret_arn(world: &World, name: &str) -> String {
+    if let Some(arn) = world.resources.secret_arns.get(name) {
+        return arn.clone();
+    }
     format!(
         "arn:aws:secretsmanager:{}:{}:secret:{name}-{}",
         world.region,
@@ -237,7 +251,14 @@ pub(crate) fn handle_json(
         }
         (SECRETS_PREFIX, "DescribeSecret") => {
             let id = s("SecretId");
-            let name = if id.starts_with("arn:") {
+            let explicit = r
+                .secret_arns
+                .iter()
+                .find(|(_, arn)| **arn == id)
+                .map(|(n, _)| n.clone());
+            let name = if let Some(n) = explicit {
+                n
+            } else if id.starts_with("arn:") {
                 strip_suffix(id.split(':').nth(6).unwrap_or("")).to_string()
             } else {
                 id.clone()
@@ -290,21 +311,26 @@ pub(crate) fn handle_json(
                     n.clone()
                 };
                 if r.parameters.contains(&bare) {
-                    let path = if bare.starts_with('/') {
-                        bare.clone()
-                    } else {
-                        format!("/{bare}")
-                    };
-                    found.push(json!({
-                        "Name": n, "Type": "SecureString", "Value": "sandbox-value", "Version": 1,
-                        "ARN": format!("arn:aws:ssm:{}:{}:parameter{path}", world.region, world.account),
-                        "DataType": "text", "LastModifiedDate": world.epoch.timestamp() as f64 - 86_400.0,
-                    }));
+                    found.push(parameter(world, n, &bare, decrypt(&input)));
                 } else {
                     invalid.push(n.clone());
                 }
             }
             Ok(json!({"Parameters": found, "InvalidParameters": invalid}))
+        }
+        ("AmazonSSM", "GetParameter") => {
+            let n = s("Name");
+            if n.is_empty() {
+                return Err(ApiError::new(
+                    "ValidationException",
+                    "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
+                ));
+            }
+            let bare = parameter_name(&n);
+            if !r.parameters.contains(&bare) {
+                return Err(ApiError::new("ParameterNotFound", ""));
+            }
+            Ok(json!({"Parameter": parameter(world, &n, &bare, decrypt(&input))}))
         }
         (LOGS_PREFIX, "DescribeLogGroups") => {
             let prefix_name = s("logGroupNamePrefix");
@@ -325,6 +351,107 @@ pub(crate) fn handle_json(
             "UnknownOperationException",
             format!("The ecsx sandbox does not implement {prefix}.{operation}"),
         )),
+    }
+}
+
+/// A parameter name or ARN as the name the world lists.
+fn parameter_name(n: &str) -> String {
+    if !n.starts_with("arn:") {
+        return n.to_string();
+    }
+    let res = n
+        .splitn(6, ':')
+        .nth(5)
+        .unwrap_or("")
+        .trim_start_matches("parameter");
+    if res.matches('/').count() > 1 {
+        res.to_string()
+    } else {
+        res.trim_start_matches('/').to_string()
+    }
+}
+
+fn decrypt(input: &Value) -> bool {
+    input
+        .get("WithDecryption")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// A parameter as SSM describes it. A SecureString read without decryption
+/// gives a stand-in for its ciphertext, never the value.
+fn parameter(world: &World, asked: &str, bare: &str, decrypt: bool) -> Value {
+    let (kind, value) = world
+        .resources
+        .parameter_values
+        .get(bare)
+        .cloned()
+        .unwrap_or_else(|| ("SecureString".into(), "sandbox-value".into()));
+    let value = if kind == "SecureString" && !decrypt {
+        format!(
+            "AQICAH{}",
+            hex_id(&format!("ciphertext/{bare}/{value}"), 40)
+        )
+    } else {
+        value
+    };
+    let path = if bare.starts_with('/') {
+        bare.to_string()
+    } else {
+        format!("/{bare}")
+    };
+    json!({
+        "Name": asked, "Type": kind, "Value": value, "Version": 1,
+        "ARN": format!("arn:aws:ssm:{}:{}:parameter{path}", world.region, world.account),
+        "DataType": "text", "LastModifiedDate": world.epoch.timestamp() as f64 - 86_400.0,
+    })
+}
+
+/// S3 GetObject, path-style (`/BUCKET/KEY`): the object, or S3's XML error.
+pub(crate) fn get_object(world: &World, path: &str, request_id: &str) -> Response {
+    let path = crate::template::percent_decode(path.trim_start_matches('/'));
+    let (bucket, key) = path.split_once('/').unwrap_or((path.as_str(), ""));
+    let objects = &world.resources.s3_objects;
+    let error = |status: StatusCode, code: &str, message: &str| {
+        let mut resp = (
+            status,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><BucketName>{}</BucketName><RequestId>{request_id}</RequestId></Error>",
+                xml_escape(message),
+                xml_escape(bucket)
+            ),
+        )
+            .into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        resp
+    };
+    if !objects.keys().any(|(b, _)| b == bucket) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        );
+    }
+    match objects.get(&(bucket.to_string(), key.to_string())) {
+        Some(body) => {
+            let mut resp = (StatusCode::OK, body.clone()).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            if let Ok(v) = HeaderValue::from_str(request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            resp
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+        ),
     }
 }
 
@@ -503,9 +630,11 @@ pub(crate) struct ResourcesEntry {
     #[serde(default)]
     images: Vec<Named>,
     #[serde(default)]
-    secrets: Vec<Named>,
+    secrets: Vec<SecretEntry>,
     #[serde(default)]
-    parameters: Vec<Named>,
+    parameters: Vec<ParameterEntry>,
+    #[serde(default)]
+    s3_objects: Vec<S3ObjectEntry>,
     #[serde(default)]
     log_groups: Vec<Named>,
     #[serde(default)]
@@ -531,6 +660,38 @@ struct Named {
     /// An image `repo:tag` (or a full ECR image), a secret or parameter name,
     /// a log group name, a target group ARN.
     name: String,
+    exists: Option<bool>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretEntry {
+    name: String,
+    exists: Option<bool>,
+    /// The full ARN DescribeSecret gives (default: the name and a suffix).
+    arn: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParameterEntry {
+    name: String,
+    exists: Option<bool>,
+    /// String, SecureString (default) or StringList.
+    r#type: Option<String>,
+    /// The value GetParameter gives (default `sandbox-value`).
+    value: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3ObjectEntry {
+    bucket: String,
+    key: String,
+    /// The contents, as text...
+    body: Option<String>,
+    /// ... or a file's, relative to the world file.
+    file: Option<String>,
     exists: Option<bool>,
 }
 
@@ -567,7 +728,13 @@ fn apply_names(list: &mut Vec<String>, entries: Vec<Named>) {
 }
 
 impl Resources {
-    pub(crate) fn apply(&mut self, e: ResourcesEntry) {
+    /// Applies a world file's `resources:`; `base` is the world file's
+    /// folder (for `s3_objects[].file`). The error is a message.
+    pub(crate) fn apply(
+        &mut self,
+        e: ResourcesEntry,
+        base: &std::path::Path,
+    ) -> Result<(), String> {
         for i in e.images {
             let rest = i
                 .name
@@ -580,8 +747,69 @@ impl Resources {
                 self.images.push(key);
             }
         }
-        apply_names(&mut self.secrets, e.secrets);
-        apply_names(&mut self.parameters, e.parameters);
+        for s in e.secrets {
+            if s.exists == Some(false) {
+                self.secrets.retain(|n| *n != s.name);
+                self.secret_arns.remove(&s.name);
+                continue;
+            }
+            if let Some(arn) = s.arn {
+                if !arn.starts_with("arn:") || arn.split(':').nth(2) != Some("secretsmanager") {
+                    return Err(format!(
+                        "resources.secrets {}: arn {arn:?} is not a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX)",
+                        s.name
+                    ));
+                }
+                self.secret_arns.insert(s.name.clone(), arn);
+            }
+            push(&mut self.secrets, s.name);
+        }
+        for p in e.parameters {
+            if p.exists == Some(false) {
+                self.parameters.retain(|n| *n != p.name);
+                self.parameter_values.remove(&p.name);
+                continue;
+            }
+            let kind = p.r#type.unwrap_or_else(|| "SecureString".into());
+            if !matches!(kind.as_str(), "String" | "SecureString" | "StringList") {
+                return Err(format!(
+                    "resources.parameters {}: unknown type `{kind}`, expected one of: String, SecureString, StringList",
+                    p.name
+                ));
+            }
+            if let Some(value) = p.value {
+                self.parameter_values.insert(p.name.clone(), (kind, value));
+            }
+            push(&mut self.parameters, p.name);
+        }
+        for o in e.s3_objects {
+            let id = (o.bucket.clone(), o.key.clone());
+            if o.exists == Some(false) {
+                self.s3_objects.remove(&id);
+                continue;
+            }
+            let body = match (o.body, o.file) {
+                (Some(b), None) => b.into_bytes(),
+                (None, Some(f)) => {
+                    let path = base.join(&f);
+                    std::fs::read(&path).map_err(|e| {
+                        format!(
+                            "resources.s3_objects s3://{}/{}: cannot read file {}: {e}",
+                            o.bucket,
+                            o.key,
+                            path.display()
+                        )
+                    })?
+                }
+                _ => {
+                    return Err(format!(
+                        "resources.s3_objects s3://{}/{}: give exactly one of body: or file:",
+                        o.bucket, o.key
+                    ))
+                }
+            };
+            self.s3_objects.insert(id, body);
+        }
         apply_names(&mut self.log_groups, e.log_groups);
         apply_names(&mut self.target_groups, e.target_groups);
         for s in e.subnets {
@@ -602,5 +830,6 @@ impl Resources {
                     .push((v.vpc_id, v.service_name, v.r#type));
             }
         }
+        Ok(())
     }
 }

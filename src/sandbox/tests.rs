@@ -995,7 +995,7 @@ async fn http_json_answers_and_errors() {
 
     let unknown = post(
         addr,
-        &[ECS_JSON, ("X-Amz-Target", "AmazonSSM.GetParameter")],
+        &[ECS_JSON, ("X-Amz-Target", "AmazonSSM.PutParameter")],
         "{}",
     )
     .await;
@@ -1101,4 +1101,81 @@ async fn shutdown_future_stops_the_server() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+// ---- resources read by templates: parameter values, secret ARNs, S3 ----
+
+#[test]
+fn parameter_values_secret_arns_and_s3_objects_from_the_world_file() {
+    let w = overlay(
+        web(),
+        "resources:\n  parameters:\n    - {name: /p/str, type: String, value: plain}\n    - {name: /p/sec, value: hidden}\n    - {name: /p/list, type: StringList, value: 'a,b'}\n  secrets:\n    - {name: app/db, arn: 'arn:aws:secretsmanager:us-east-1:1:secret:app/db-Zz9Yy8'}\n  s3_objects:\n    - {bucket: b, key: k/state.json, body: '{\"x\": 1}'}\n",
+    );
+    let get = |name: &str, decrypt: bool| {
+        resources::handle_json(
+            &w,
+            "AmazonSSM",
+            "GetParameter",
+            json!({"Name": name, "WithDecryption": decrypt})
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    let p = get("/p/str", false).unwrap();
+    assert_eq!(p["Parameter"]["Type"], "String");
+    assert_eq!(p["Parameter"]["Value"], "plain");
+    assert_eq!(get("/p/sec", true).unwrap()["Parameter"]["Value"], "hidden");
+    let enc = get("/p/sec", false).unwrap();
+    assert_eq!(enc["Parameter"]["Type"], "SecureString");
+    assert!(!enc.to_string().contains("hidden"), "{enc}");
+    assert_eq!(get("/p/list", false).unwrap()["Parameter"]["Value"], "a,b");
+    assert_eq!(get("/p/none", true).unwrap_err().code, "ParameterNotFound");
+
+    let secret = resources::handle_json(
+        &w,
+        resources::SECRETS_PREFIX,
+        "DescribeSecret",
+        br#"{"SecretId": "app/db"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        secret["ARN"],
+        "arn:aws:secretsmanager:us-east-1:1:secret:app/db-Zz9Yy8"
+    );
+    let by_arn = resources::handle_json(
+        &w,
+        resources::SECRETS_PREFIX,
+        "DescribeSecret",
+        br#"{"SecretId": "arn:aws:secretsmanager:us-east-1:1:secret:app/db-Zz9Yy8"}"#,
+    )
+    .unwrap();
+    assert_eq!(by_arn["Name"], "app/db");
+
+    assert_eq!(
+        w.resources
+            .s3_objects
+            .get(&("b".to_string(), "k/state.json".to_string())),
+        Some(&b"{\"x\": 1}".to_vec())
+    );
+    let found = resources::get_object(&w, "/b/k%2Fstate.json", "rid");
+    assert_eq!(found.status(), 200);
+    assert_eq!(resources::get_object(&w, "/b/other", "rid").status(), 404);
+    assert_eq!(
+        resources::get_object(&w, "/nobucket/k", "rid").status(),
+        404
+    );
+}
+
+#[test]
+fn bad_resource_entries_are_invalid() {
+    for text in [
+        "resources:\n  parameters:\n    - {name: /p, type: Number, value: '1'}\n",
+        "resources:\n  secrets:\n    - {name: s, arn: 'not-an-arn'}\n",
+        "resources:\n  s3_objects:\n    - {bucket: b, key: k}\n",
+        "resources:\n  s3_objects:\n    - {bucket: b, key: k, body: x, file: y}\n",
+        "resources:\n  s3_objects:\n    - {bucket: b, key: k, file: /nonexistent/state}\n",
+    ] {
+        let err = World::from_yaml_str(text, Path::new("w.yml"), Some(web())).unwrap_err();
+        assert!(matches!(err, WorldError::Invalid { .. }), "{text}: {err:?}");
+    }
 }

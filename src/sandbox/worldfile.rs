@@ -470,7 +470,10 @@ impl Applier<'_> {
             self.world.iam.apply(iam);
         }
         if let Some(r) = file.resources {
-            self.world.resources.apply(r);
+            let base = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            if let Err(message) = self.world.resources.apply(r, &base) {
+                return Err(self.invalid(message));
+            }
         }
         for (i, entry) in file.kms_keys.into_iter().enumerate() {
             self.kms_key(i, entry);

@@ -3,38 +3,77 @@
 
 use serde_json::Value;
 
-use super::gotemplate::{Command, Operand, Pipeline};
+use std::collections::HashMap;
+
+use super::gotemplate::{Command, Operand, Pipeline, DOT_VAR};
 use super::tfstate::{value_text, LookupError};
 use super::{json_escape, Func, RenderCtx, TemplateError};
 
+/// The Tera arguments of a hidden call: `__dot` and the `__v_*` variables.
+pub(crate) type Scope = HashMap<String, Value>;
+
+/// `value.A.B` as Go reads fields of maps: a missing key has no value.
+fn field(value: &Value, path: &[String]) -> Value {
+    let mut cur = value;
+    for f in path {
+        match cur.get(f) {
+            Some(v) => cur = v,
+            None => return Value::Null,
+        }
+    }
+    cur.clone()
+}
+
 impl RenderCtx {
     /// Evaluates a Go pipeline.
-    pub(crate) fn eval_pipeline(&self, p: &Pipeline) -> Result<Value, TemplateError> {
+    pub(crate) fn eval_pipeline(
+        &self,
+        p: &Pipeline,
+        scope: &Scope,
+    ) -> Result<Value, TemplateError> {
         let mut piped: Option<Value> = None;
         for cmd in &p.cmds {
-            piped = Some(self.eval_command(cmd, piped)?);
+            piped = Some(self.eval_command(cmd, piped, scope)?);
         }
         Ok(piped.unwrap_or(Value::Null))
     }
 
-    fn eval_command(&self, cmd: &Command, piped: Option<Value>) -> Result<Value, TemplateError> {
+    fn eval_command(
+        &self,
+        cmd: &Command,
+        piped: Option<Value>,
+        scope: &Scope,
+    ) -> Result<Value, TemplateError> {
         match &cmd.operands[0] {
             Operand::Func { name, func, line } => {
-                self.call(name, *func, *line, &cmd.operands[1..], piped)
+                self.call(name, *func, *line, &cmd.operands[1..], piped, scope)
             }
             // The parser allows a plain value only as the first command.
-            other => self.eval_operand(other),
+            other => self.eval_operand(other, scope),
         }
     }
 
-    fn eval_operand(&self, op: &Operand) -> Result<Value, TemplateError> {
+    fn eval_operand(&self, op: &Operand, scope: &Scope) -> Result<Value, TemplateError> {
         match op {
-            Operand::Func { name, func, line } => self.call(name, *func, *line, &[], None),
+            Operand::Func { name, func, line } => self.call(name, *func, *line, &[], None, scope),
             Operand::Value(v) => Ok(v.clone()),
-            // ecspresso's data is an empty map: `.` is empty, `.X` has no value.
-            Operand::Dot { field: false } => Ok(Value::Object(Default::default())),
-            Operand::Dot { field: true } => Ok(Value::Null),
-            Operand::Pipe(p) => self.eval_pipeline(p),
+            // ecspresso's data is an empty map: at the top level `.` is
+            // empty and `.X` has no value; in range/with `.` is the element.
+            Operand::Dot { path } => Ok(match scope.get(DOT_VAR) {
+                Some(dot) => field(dot, path),
+                None if path.is_empty() => Value::Object(Default::default()),
+                None => Value::Null,
+            }),
+            Operand::Var { name, path } if name.is_empty() => Ok(if path.is_empty() {
+                Value::Object(Default::default())
+            } else {
+                Value::Null
+            }),
+            Operand::Var { name, path } => Ok(scope
+                .get(&format!("__v_{name}"))
+                .map(|v| field(v, path))
+                .unwrap_or(Value::Null)),
+            Operand::Pipe(p) => self.eval_pipeline(p, scope),
         }
     }
 
@@ -45,6 +84,7 @@ impl RenderCtx {
         line: usize,
         args: &[Operand],
         piped: Option<Value>,
+        scope: &Scope,
     ) -> Result<Value, TemplateError> {
         let count = args.len() + usize::from(piped.is_some());
         // `and` and `or` stop at the first deciding argument, like Go's.
@@ -54,7 +94,7 @@ impl RenderCtx {
             }
             let mut last = Value::Null;
             for op in args {
-                last = self.eval_operand(op)?;
+                last = self.eval_operand(op, scope)?;
                 if truth(&last) == matches!(func, Func::Or) {
                     return Ok(last);
                 }
@@ -66,7 +106,7 @@ impl RenderCtx {
         }
         let mut vals = Vec::with_capacity(count);
         for op in args {
-            vals.push(self.eval_operand(op)?);
+            vals.push(self.eval_operand(op, scope)?);
         }
         vals.extend(piped);
         let exact = |n: usize| -> Result<(), TemplateError> {
@@ -106,6 +146,23 @@ impl RenderCtx {
                 let address = go_sprintf(&text(&vals[0]), &vals[1..])
                     .map_err(|m| self.render_err(line, format!("{name}: {m}")))?;
                 Value::String(self.tfstate(i, &address, line)?)
+            }
+            Func::Ssm => {
+                at_least(1)?;
+                if vals.len() > 2 {
+                    return Err(self.arity(name, line, "1 or 2", vals.len()));
+                }
+                Value::String(self.ssm(name, &text(&vals[0]), vals.get(1), line)?)
+            }
+            Func::SecretsManagerArn => {
+                exact(1)?;
+                Value::String(self.secret_arn(name, &text(&vals[0]), line)?)
+            }
+            Func::SecretsManagerArnf => {
+                at_least(1)?;
+                let id = go_sprintf(&text(&vals[0]), &vals[1..])
+                    .map_err(|m| self.render_err(line, format!("{name}: {m}")))?;
+                Value::String(self.secret_arn(name, &id, line)?)
             }
             Func::Printf => {
                 at_least(1)?;
@@ -180,6 +237,48 @@ impl RenderCtx {
         )
     }
 
+    /// What `range` iterates: a list's elements, a map's values in key
+    /// order (Go's), `0..n` for an integer n; with `pairs`, `[key, value]`.
+    pub(crate) fn range_items(
+        &self,
+        v: Value,
+        pairs: bool,
+        line: usize,
+    ) -> Result<Value, TemplateError> {
+        let items: Vec<(Value, Value)> = match v {
+            Value::Null => Vec::new(),
+            Value::Array(a) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| (Value::from(i), x))
+                .collect(),
+            Value::Object(m) => {
+                let mut kv: Vec<(String, Value)> = m.into_iter().collect();
+                kv.sort_by(|a, b| a.0.cmp(&b.0));
+                kv.into_iter().map(|(k, x)| (Value::String(k), x)).collect()
+            }
+            Value::Number(n) if n.as_u64().is_some() && !pairs => (0..n.as_u64().unwrap_or(0))
+                .map(|i| (Value::from(i), Value::from(i)))
+                .collect(),
+            other => {
+                return Err(self.render_err(
+                    line,
+                    format!(
+                        "range can't iterate over {} ({}); range over a list or a map",
+                        text(&other),
+                        type_name(&other)
+                    ),
+                ))
+            }
+        };
+        Ok(Value::Array(
+            items
+                .into_iter()
+                .map(|(k, x)| if pairs { Value::Array(vec![k, x]) } else { x })
+                .collect(),
+        ))
+    }
+
     pub(crate) fn render_err(&self, line: usize, message: String) -> TemplateError {
         TemplateError::Render {
             file: self.file.clone(),
@@ -216,24 +315,62 @@ impl RenderCtx {
         line: usize,
     ) -> Result<String, TemplateError> {
         let source = &self.states[idx];
-        let state = source
-            .state()
-            .map_err(|message| TemplateError::TfstateLoad {
-                path: source.path.clone(),
-                message: message.clone(),
-            })?;
+        let state =
+            source
+                .state(self.remote.as_deref())
+                .map_err(|message| TemplateError::TfstateLoad {
+                    location: source.location.to_string(),
+                    message: message.clone(),
+                })?;
         match state.lookup(address) {
             Ok(v) => Ok(value_text(&v)),
             Err(LookupError::NotFound) => Err(TemplateError::TfstateNotFound {
                 address: address.to_string(),
                 file: self.file.clone(),
                 line,
-                state_path: source.path.clone(),
+                state: source.location.to_string(),
             }),
             Err(LookupError::BadAddress(m)) => {
                 Err(self.render_err(line, format!("bad tfstate address {address:?}: {m}")))
             }
         }
+    }
+
+    /// `ssm NAME [INDEX]`: the parameter's value, decrypted; INDEX picks an
+    /// element of a StringList (and only of one), as ecspresso's.
+    pub(crate) fn ssm(
+        &self,
+        func: &str,
+        name: &str,
+        index: Option<&Value>,
+        line: usize,
+    ) -> Result<String, TemplateError> {
+        let index = match index {
+            None => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| {
+                        self.render_err(
+                            line,
+                            format!("{func}: the index must be a number, got {}", text(v)),
+                        )
+                    })?,
+            ),
+        };
+        super::ssm_value(self.remote.as_deref(), name, index)
+            .map_err(|m| self.render_err(line, format!("{func} {name:?}: {m}")))
+    }
+
+    /// `secretsmanager_arn ID`: the secret's full ARN.
+    pub(crate) fn secret_arn(
+        &self,
+        func: &str,
+        id: &str,
+        line: usize,
+    ) -> Result<String, TemplateError> {
+        super::secret_arn(self.remote.as_deref(), id)
+            .map_err(|m| self.render_err(line, format!("{func} {id:?}: {m}")))
     }
 
     pub(crate) fn unsupported_fn(

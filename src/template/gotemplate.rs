@@ -7,7 +7,13 @@
 //! - Go action (keywords `if`/`else`/`end`, backtick strings, `name arg ...`):
 //!   parsed here into a [`Pipeline`]; the output becomes a call to a hidden
 //!   Tera function (`__ecsx_go(id=N)`, or `__ecsx_cond(id=N)` in `if`) that
-//!   evaluates the pipeline with Go semantics.
+//!   evaluates the pipeline with Go semantics. `range` and `with` become Tera
+//!   `for` loops over what a hidden function gives (`__ecsx_range`,
+//!   `__ecsx_with`: the elements, or the value when it is non-empty) with
+//!   `.` held in the Tera variable `__dot`; `$x := PIPE` and `$x = PIPE`
+//!   become `set __v_x`; `define`/`template` become a Tera macro and its
+//!   call. Variables and `.` a pipeline uses are passed to the hidden
+//!   function as arguments (`__v_x=__v_x`, `__dot=__dot`).
 //! - Anything else (`fn(name=...)`, plain variables, filters): Tera, copied
 //!   as is except that calls of ecsx's functions get a hidden `__line=N`
 //!   argument so that runtime errors can name the line.
@@ -27,6 +33,14 @@ pub(crate) const GO_FN: &str = "__ecsx_go";
 pub(crate) const COND_FN: &str = "__ecsx_cond";
 /// Name of the hidden line argument.
 pub(crate) const LINE_ARG: &str = "__line";
+/// Name of the hidden Tera function giving a Go pipeline's value.
+pub(crate) const VAL_FN: &str = "__ecsx_val";
+/// Name of the hidden Tera function giving what `range` iterates.
+pub(crate) const RANGE_FN: &str = "__ecsx_range";
+/// Name of the hidden Tera function giving `with`'s value when it is true.
+pub(crate) const WITH_FN: &str = "__ecsx_with";
+/// The Tera variable holding Go's `.` inside range, with and define.
+pub(crate) const DOT_VAR: &str = "__dot";
 
 /// Go keywords that can start an action.
 const GO_KEYWORDS: &[&str] = &[
@@ -62,6 +76,8 @@ const TERA_KEYWORDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct Pipeline {
     pub cmds: Vec<Command>,
+    /// Line of the action, for errors.
+    pub line: usize,
 }
 
 /// One command: a function and its arguments, or a single value.
@@ -78,11 +94,34 @@ pub(crate) enum Operand {
         line: usize,
     },
     Value(Value),
-    /// `.`, `$` or `.Field...`: the (empty) data.
+    /// `.` or `.Field.Sub`: the data (empty at the top level), or its field.
     Dot {
-        field: bool,
+        path: Vec<String>,
+    },
+    /// `$name.Field` (`$` alone: the top-level data, empty).
+    Var {
+        name: String,
+        path: Vec<String>,
     },
     Pipe(Pipeline),
+}
+
+impl Pipeline {
+    /// Variables and whether `.` is used, for the hidden call's arguments.
+    fn uses(&self, vars: &mut Vec<String>, dot: &mut bool) {
+        for c in &self.cmds {
+            for o in &c.operands {
+                match o {
+                    Operand::Dot { .. } => *dot = true,
+                    Operand::Var { name, .. } if !name.is_empty() && !vars.contains(name) => {
+                        vars.push(name.clone());
+                    }
+                    Operand::Pipe(p) => p.uses(vars, dot),
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 /// The result of translating a template.
@@ -131,8 +170,29 @@ struct Translator<'a> {
     lines: LineIndex<'a>,
     out: String,
     exprs: Vec<Pipeline>,
-    /// Open Go `if` blocks: (line, seen else).
-    blocks: Vec<(usize, bool)>,
+    /// Open Go blocks.
+    blocks: Vec<Block>,
+    /// Declared variables: (name, block depth).
+    vars: Vec<(String, usize)>,
+    /// Templates defined and used (`define`, `template`): name → line used.
+    defined: Vec<String>,
+    used: Vec<(String, usize)>,
+    /// Variables outside the `define` being read.
+    saved_vars: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BlockKind {
+    If,
+    Range,
+    With,
+    Define,
+}
+
+struct Block {
+    kind: BlockKind,
+    line: usize,
+    seen_else: bool,
 }
 
 /// Translates `src` (see the module documentation).
@@ -149,6 +209,10 @@ pub(crate) fn translate(
         out: String::with_capacity(src.len() + src.len() / 4),
         exprs: Vec::new(),
         blocks: Vec::new(),
+        vars: Vec::new(),
+        defined: Vec::new(),
+        used: Vec::new(),
+        saved_vars: Vec::new(),
     };
     t.run()?;
     Ok(Translation {
@@ -201,12 +265,27 @@ impl<'a> Translator<'a> {
                 }
             };
         }
-        if let Some(&(line, _)) = self.blocks.last() {
+        if let Some(b) = self.blocks.last() {
+            let name = match b.kind {
+                BlockKind::If => "if",
+                BlockKind::Range => "range",
+                BlockKind::With => "with",
+                BlockKind::Define => "define",
+            };
             return Err(TemplateError::Syntax {
                 file: self.file.to_path_buf(),
-                line,
+                line: b.line,
                 column: None,
-                message: "{{ if }} is never closed; add {{ end }}".into(),
+                message: format!("{{{{ {name} }}}} is never closed; add {{{{ end }}}}"),
+            });
+        }
+        if let Some((name, line)) = self.used.iter().find(|(n, _)| !self.defined.contains(n)) {
+            return Err(TemplateError::Render {
+                file: self.file.to_path_buf(),
+                line: Some(*line),
+                message: format!(
+                    "no template {name:?} is defined; add {{{{ define {name:?} }}}}...{{{{ end }}}}"
+                ),
             });
         }
         Ok(())
@@ -308,31 +387,132 @@ impl<'a> Translator<'a> {
             Kind::Go => {
                 let nl = self.newlines(start, end);
                 let tag = self.go_action(start, body_start, body)?;
-                let (open, close) = match tag {
-                    GoTag::Print(_) => ("{{", "}}"),
-                    _ => ("{%", "%}"),
+                // One Go action may become several Tera tags: the first
+                // keeps the left trim and the newlines, the last the right.
+                let tags: Vec<(bool, String)> = match tag {
+                    GoTag::Print(call) => vec![(true, format!("{GO_FN}({call})"))],
+                    GoTag::If(call) => vec![(false, format!("if {COND_FN}({call})"))],
+                    GoTag::ElseIf(call) => vec![(false, format!("elif {COND_FN}({call})"))],
+                    GoTag::Else => vec![(false, "else".to_string())],
+                    GoTag::End(BlockKind::If) => vec![(false, "endif".to_string())],
+                    GoTag::End(BlockKind::Define) => vec![(false, "endmacro".to_string())],
+                    GoTag::End(_) => vec![(false, "endfor".to_string())],
+                    GoTag::Loop(word) => vec![(false, word.to_string())],
+                    GoTag::Set { var, call, global } => vec![(
+                        false,
+                        format!(
+                            "{} __v_{var} = {VAL_FN}({call})",
+                            if global { "set_global" } else { "set" }
+                        ),
+                    )],
+                    GoTag::Range { call, vars } => {
+                        let mut t = Vec::new();
+                        match vars.as_slice() {
+                            [key, value] => {
+                                t.push((
+                                    false,
+                                    format!("for __pair in {RANGE_FN}(pairs=true, {call})"),
+                                ));
+                                t.push((false, format!("set __v_{key} = __pair.0")));
+                                t.push((false, format!("set __v_{value} = __pair.1")));
+                                t.push((false, format!("set {DOT_VAR} = __pair.1")));
+                            }
+                            [value] => {
+                                t.push((false, format!("for {DOT_VAR} in {RANGE_FN}({call})")));
+                                t.push((false, format!("set __v_{value} = {DOT_VAR}")));
+                            }
+                            _ => t.push((false, format!("for {DOT_VAR} in {RANGE_FN}({call})"))),
+                        }
+                        t
+                    }
+                    GoTag::With { call, var } => {
+                        let mut t = vec![(false, format!("for {DOT_VAR} in {WITH_FN}({call})"))];
+                        if let Some(v) = var {
+                            t.push((false, format!("set __v_{v} = {DOT_VAR}")));
+                        }
+                        t
+                    }
+                    GoTag::Define(name) => {
+                        vec![(false, format!("macro {}({DOT_VAR})", macro_name(&name)))]
+                    }
+                    GoTag::Template(name, call) => vec![(
+                        true,
+                        format!("self::{}({DOT_VAR}={VAL_FN}({call}))", macro_name(&name)),
+                    )],
                 };
-                let inner = match tag {
-                    GoTag::Print(id) => format!("{GO_FN}(id={id})"),
-                    GoTag::If(id) => format!("if {COND_FN}(id={id})"),
-                    GoTag::ElseIf(id) => format!("elif {COND_FN}(id={id})"),
-                    GoTag::Else => "else".to_string(),
-                    GoTag::End => "endif".to_string(),
-                };
-                self.out.push_str(open);
-                if ltrim {
-                    self.out.push('-');
+                let last = tags.len() - 1;
+                for (i, (print, inner)) in tags.iter().enumerate() {
+                    let (open, close) = if *print { ("{{", "}}") } else { ("{%", "%}") };
+                    self.out.push_str(open);
+                    if ltrim && i == 0 {
+                        self.out.push('-');
+                    }
+                    self.out.push(' ');
+                    self.out.push_str(inner);
+                    if i == 0 {
+                        self.out.push_str(&"\n".repeat(nl));
+                    }
+                    self.out.push(' ');
+                    if rtrim && i == last {
+                        self.out.push('-');
+                    }
+                    self.out.push_str(close);
                 }
-                self.out.push(' ');
-                self.out.push_str(&inner);
-                self.out.push_str(&"\n".repeat(nl));
-                self.out.push(' ');
-                if rtrim {
-                    self.out.push('-');
-                }
-                self.out.push_str(close);
                 Ok(end)
             }
+        }
+    }
+
+    /// The arguments of a hidden call: `id=N`, then the variables and `.`
+    /// the pipeline uses.
+    fn call_args(&mut self, p: Pipeline, pos: usize) -> Result<String, TemplateError> {
+        let mut vars = Vec::new();
+        let mut dot = false;
+        p.uses(&mut vars, &mut dot);
+        let id = self.push_expr(p);
+        let mut call = format!("id={id}");
+        for v in vars {
+            if !self.vars.iter().any(|(n, _)| *n == v) {
+                return Err(self.syntax(
+                    pos,
+                    format!("undefined variable ${v}; declare it first with {{{{ ${v} := ... }}}}"),
+                ));
+            }
+            call.push_str(&format!(", __v_{v}=__v_{v}"));
+        }
+        if dot && self.blocks.iter().any(|b| b.kind != BlockKind::If) {
+            call.push_str(&format!(", {DOT_VAR}={DOT_VAR}"));
+        }
+        Ok(call)
+    }
+
+    /// `$a, $b :=` or `$a :=` at the start of range/with: the names and the
+    /// tokens after `:=`.
+    fn declarations<'t>(&self, tokens: &'t [Token]) -> (Vec<String>, &'t [Token]) {
+        let mut names = Vec::new();
+        let mut i = 0;
+        while let Some(Token {
+            tok: Tok::Var { name, path },
+            ..
+        }) = tokens.get(i)
+        {
+            if name.is_empty() || !path.is_empty() {
+                break;
+            }
+            names.push(name.clone());
+            match tokens.get(i + 1).map(|t| &t.tok) {
+                Some(Tok::Comma) => i += 2,
+                Some(Tok::Declare) => return (names, &tokens[i + 2..]),
+                _ => break,
+            }
+        }
+        (Vec::new(), tokens)
+    }
+
+    fn declare(&mut self, names: &[String]) {
+        let depth = self.blocks.len();
+        for n in names {
+            self.vars.push((n.clone(), depth));
         }
     }
 
@@ -358,34 +538,66 @@ impl<'a> Translator<'a> {
         match keyword {
             Some("if") => {
                 let p = self.parse_all(&tokens[1..], first.pos, "if")?;
-                self.blocks.push((line, false));
-                Ok(GoTag::If(self.push_expr(p)))
+                let call = self.call_args(p, first.pos)?;
+                self.push_block(BlockKind::If, line);
+                Ok(GoTag::If(call))
             }
-            Some("else") => {
-                let Some(&(_, seen_else)) = self.blocks.last() else {
-                    return Err(self.syntax(first.pos, "{{ else }} without {{ if }}"));
-                };
-                if seen_else {
+            Some(kw @ ("range" | "with")) => {
+                let (names, rest) = self.declarations(&tokens[1..]);
+                let max = if kw == "range" { 2 } else { 1 };
+                if names.len() > max {
                     return Err(self.syntax(
                         first.pos,
-                        "{{ else }} after {{ else }}; one if can have one else",
+                        format!("too many variables in {kw}; write {{{{ {kw} $x := ... }}}}"),
+                    ));
+                }
+                let p = self.parse_all(rest, first.pos, kw)?;
+                let call = self.call_args(p, first.pos)?;
+                if kw == "range" {
+                    self.push_block(BlockKind::Range, line);
+                    self.declare(&names);
+                    Ok(GoTag::Range { call, vars: names })
+                } else {
+                    self.push_block(BlockKind::With, line);
+                    self.declare(&names);
+                    Ok(GoTag::With {
+                        call,
+                        var: names.into_iter().next(),
+                    })
+                }
+            }
+            Some("else") => {
+                let Some(block) = self.blocks.last() else {
+                    return Err(self.syntax(
+                        first.pos,
+                        "{{ else }} without {{ if }}, {{ range }} or {{ with }}",
+                    ));
+                };
+                let kind = block.kind;
+                if block.seen_else {
+                    return Err(self.syntax(
+                        first.pos,
+                        "{{ else }} after {{ else }}; a block can have one else",
                     ));
                 }
                 match tokens.get(1).map(|t| &t.tok) {
-                    None => {
+                    None if kind != BlockKind::Define => {
                         if let Some(b) = self.blocks.last_mut() {
-                            b.1 = true;
+                            b.seen_else = true;
                         }
                         Ok(GoTag::Else)
                     }
-                    Some(Tok::Ident(w)) if w == "if" => {
+                    Some(Tok::Ident(w)) if w == "if" && kind == BlockKind::If => {
                         let p = self.parse_all(&tokens[2..], tokens[1].pos, "else if")?;
-                        Ok(GoTag::ElseIf(self.push_expr(p)))
+                        let call = self.call_args(p, tokens[1].pos)?;
+                        Ok(GoTag::ElseIf(call))
                     }
-                    Some(Tok::Ident(w)) if w == "with" => Err(self.unsupported(line, "else with")),
-                    Some(_) => Err(self.syntax(
-                        tokens[1].pos,
-                        "unexpected token after else; write {{ else }} or {{ else if COND }}",
+                    Some(Tok::Ident(w)) if w == "if" || w == "with" => {
+                        Err(self.unsupported(line, &format!("else {w}")))
+                    }
+                    _ => Err(self.syntax(
+                        first.pos,
+                        "unexpected else; write {{ else }} (or {{ else if COND }} in an if)",
                     )),
                 }
             }
@@ -395,17 +607,130 @@ impl<'a> Translator<'a> {
                         self.syntax(tokens[1].pos, "unexpected token after end; write {{ end }}")
                     );
                 }
-                if self.blocks.pop().is_none() {
-                    return Err(self.syntax(first.pos, "{{ end }} without {{ if }}"));
+                let Some(block) = self.blocks.pop() else {
+                    return Err(self.syntax(
+                        first.pos,
+                        "{{ end }} without {{ if }}, {{ range }}, {{ with }} or {{ define }}",
+                    ));
+                };
+                let depth = self.blocks.len();
+                self.vars.retain(|(_, d)| *d <= depth);
+                if block.kind == BlockKind::Define {
+                    self.vars = std::mem::take(&mut self.saved_vars);
                 }
-                Ok(GoTag::End)
+                Ok(GoTag::End(block.kind))
+            }
+            Some(word @ ("break" | "continue")) => {
+                if !self.blocks.iter().any(|b| b.kind == BlockKind::Range) {
+                    return Err(self.syntax(
+                        first.pos,
+                        format!("{{{{ {word} }}}} outside {{{{ range }}}}"),
+                    ));
+                }
+                Ok(GoTag::Loop(if word == "break" {
+                    "break"
+                } else {
+                    "continue"
+                }))
+            }
+            Some("define") => {
+                let name = match (tokens.get(1).map(|t| &t.tok), tokens.len()) {
+                    (Some(Tok::Str(n)), 2) => n.clone(),
+                    _ => return Err(self.syntax(first.pos, "write {{ define \"name\" }}")),
+                };
+                if !self.blocks.is_empty() {
+                    return Err(self.syntax(
+                        first.pos,
+                        "{{ define }} must be at the top level, outside if/range/with",
+                    ));
+                }
+                if self.defined.contains(&name) {
+                    return Err(
+                        self.syntax(first.pos, format!("template {name:?} is defined twice"))
+                    );
+                }
+                self.defined.push(name.clone());
+                self.push_block(BlockKind::Define, line);
+                // A defined template sees only its own variables.
+                self.saved_vars = std::mem::take(&mut self.vars);
+                Ok(GoTag::Define(name))
+            }
+            Some("template") => {
+                let name = match tokens.get(1).map(|t| &t.tok) {
+                    Some(Tok::Str(n)) => n.clone(),
+                    _ => {
+                        return Err(self.syntax(
+                            first.pos,
+                            "write {{ template \"name\" }} or {{ template \"name\" PIPELINE }}",
+                        ))
+                    }
+                };
+                let p = if tokens.len() > 2 {
+                    self.parse_all(&tokens[2..], tokens[2].pos, "template")?
+                } else {
+                    Pipeline {
+                        cmds: vec![Command {
+                            operands: vec![Operand::Value(Value::Null)],
+                        }],
+                        line,
+                    }
+                };
+                let call = self.call_args(p, first.pos)?;
+                self.used.push((name.clone(), line));
+                Ok(GoTag::Template(name, call))
             }
             Some(other) => Err(self.unsupported(line, other)),
             None => {
+                // `$x := PIPE` / `$x = PIPE`
+                if let (Some(Tok::Var { name, path }), Some(op @ (Tok::Declare | Tok::Assign))) = (
+                    tokens.first().map(|t| &t.tok),
+                    tokens.get(1).map(|t| &t.tok),
+                ) {
+                    if name.is_empty() || !path.is_empty() {
+                        return Err(
+                            self.syntax(first.pos, "only a variable ($name) can be assigned to")
+                        );
+                    }
+                    let name = name.clone();
+                    let declare = matches!(op, Tok::Declare);
+                    let p = self.parse_all(&tokens[2..], first.pos, &format!("${name} :="))?;
+                    let declared_at = self
+                        .vars
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, d)| *d);
+                    if !declare && declared_at.is_none() {
+                        return Err(self.syntax(first.pos, format!("undefined variable ${name}; declare it with {{{{ ${name} := ... }}}}")));
+                    }
+                    let call = self.call_args(p, first.pos)?;
+                    // Assigning a variable of an outer block from inside a
+                    // loop must outlive the loop's scope.
+                    let global = !declare
+                        && declared_at == Some(0)
+                        && self.blocks.iter().any(|b| b.kind != BlockKind::If);
+                    if declare {
+                        self.declare(std::slice::from_ref(&name));
+                    }
+                    return Ok(GoTag::Set {
+                        var: name,
+                        call,
+                        global,
+                    });
+                }
                 let p = self.parse_all(&tokens, start, "")?;
-                Ok(GoTag::Print(self.push_expr(p)))
+                let call = self.call_args(p, start)?;
+                Ok(GoTag::Print(call))
             }
         }
+    }
+
+    fn push_block(&mut self, kind: BlockKind, line: usize) {
+        self.blocks.push(Block {
+            kind,
+            line,
+            seen_else: false,
+        });
     }
 
     fn unsupported(&self, line: usize, construct: &str) -> TemplateError {
@@ -479,7 +804,8 @@ impl<'a> Translator<'a> {
                 _ => break,
             }
         }
-        Ok(Pipeline { cmds })
+        let line = tokens.first().map(|t| self.lines.line(t.pos)).unwrap_or(1);
+        Ok(Pipeline { cmds, line })
     }
 
     fn parse_operand(&self, tokens: &[Token], i: &mut usize) -> Result<Operand, TemplateError> {
@@ -511,9 +837,16 @@ impl<'a> Translator<'a> {
             },
             Tok::Str(s) => Operand::Value(Value::String(s.clone())),
             Tok::Num(v) => Operand::Value(v.clone()),
-            Tok::Dot { field } => Operand::Dot { field: *field },
-            Tok::Var => {
-                return Err(self.unsupported(self.lines.line(t.pos), "$variables"));
+            Tok::Dot { path } => Operand::Dot { path: path.clone() },
+            Tok::Var { name, path } => Operand::Var {
+                name: name.clone(),
+                path: path.clone(),
+            },
+            Tok::Comma | Tok::Declare | Tok::Assign => {
+                return Err(self.syntax(
+                    t.pos,
+                    "unexpected , := or = in an expression; declare variables as {{ $x := PIPELINE }}",
+                ))
             }
             Tok::LParen => {
                 let p = self.parse_pipeline(tokens, i)?;
@@ -597,12 +930,42 @@ impl<'a> Translator<'a> {
     }
 }
 
+/// A translated Go action; `call` holds the hidden call's arguments.
 enum GoTag {
-    Print(usize),
-    If(usize),
-    ElseIf(usize),
+    Print(String),
+    If(String),
+    ElseIf(String),
     Else,
-    End,
+    End(BlockKind),
+    Loop(&'static str),
+    Set {
+        var: String,
+        call: String,
+        global: bool,
+    },
+    Range {
+        call: String,
+        vars: Vec<String>,
+    },
+    With {
+        call: String,
+        var: Option<String>,
+    },
+    Define(String),
+    Template(String, String),
+}
+
+/// The Tera macro of a Go template name (any text).
+fn macro_name(name: &str) -> String {
+    let mut out = String::from("__t_");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
 }
 
 #[derive(Debug, PartialEq)]
@@ -631,7 +994,7 @@ fn classify(body: &str, funcs: &Funcs) -> Kind {
     if c.starts_with('"') && c.contains('\\') {
         return Kind::Go;
     }
-    if c.is_empty() {
+    if c.is_empty() || c.starts_with('$') || c.starts_with('.') {
         return Kind::Go;
     }
     if let Some(inner) = c.strip_prefix('(') {
@@ -746,8 +1109,18 @@ enum Tok {
     Ident(String),
     Str(String),
     Num(Value),
-    Dot { field: bool },
-    Var,
+    /// `.` or `.Field.Sub`.
+    Dot {
+        path: Vec<String>,
+    },
+    /// `$`, `$name`, `$name.Field`.
+    Var {
+        name: String,
+        path: Vec<String>,
+    },
+    Comma,
+    Declare,
+    Assign,
     Pipe,
     LParen,
     RParen,
@@ -872,33 +1245,65 @@ fn lex(body: &str, base: usize, t: &Translator<'_>) -> Result<Vec<Token>, Templa
                 });
             }
             '.' if !chars.get(i + 1).is_some_and(|&(_, d)| d.is_ascii_digit()) => {
+                let start = i;
                 i += 1;
-                let mut field = false;
                 while chars
                     .get(i)
                     .is_some_and(|&(_, d)| is_ident_char(d) || d == '.')
                 {
-                    field = true;
                     i += 1;
                 }
+                let text: String = chars[start..i].iter().map(|&(_, ch)| ch).collect();
                 toks.push(Token {
-                    tok: Tok::Dot { field },
+                    tok: Tok::Dot {
+                        path: field_path(&text),
+                    },
                     pos,
                 });
             }
             '$' => {
                 i += 1;
+                let start = i;
                 while chars.get(i).is_some_and(|&(_, d)| is_ident_char(d)) {
                     i += 1;
                 }
-                toks.push(Token { tok: Tok::Var, pos });
-            }
-            ':' | '=' => {
-                return Err(TemplateError::UnsupportedSyntax {
-                    construct: "variable assignment".into(),
-                    file: t.file.to_path_buf(),
-                    line: t.lines.line(pos),
+                let name: String = chars[start..i].iter().map(|&(_, ch)| ch).collect();
+                let fstart = i;
+                while chars
+                    .get(i)
+                    .is_some_and(|&(_, d)| is_ident_char(d) || d == '.')
+                {
+                    i += 1;
+                }
+                let fields: String = chars[fstart..i].iter().map(|&(_, ch)| ch).collect();
+                toks.push(Token {
+                    tok: Tok::Var {
+                        name,
+                        path: field_path(&fields),
+                    },
+                    pos,
                 });
+            }
+            ',' => {
+                toks.push(Token {
+                    tok: Tok::Comma,
+                    pos,
+                });
+                i += 1;
+            }
+            ':' if chars.get(i + 1).map(|&(_, d)| d) == Some('=') => {
+                toks.push(Token {
+                    tok: Tok::Declare,
+                    pos,
+                });
+                i += 2;
+            }
+            '=' => {
+                toks.push(Token {
+                    tok: Tok::Assign,
+                    pos,
+                });
+                i += 1;
             }
             c if c.is_ascii_digit()
                 || ((c == '-' || c == '+' || c == '.')
@@ -945,6 +1350,14 @@ fn lex(body: &str, base: usize, t: &Translator<'_>) -> Result<Vec<Token>, Templa
         }
     }
     Ok(toks)
+}
+
+/// `.A.B` → `["A", "B"]`.
+fn field_path(text: &str) -> Vec<String> {
+    text.split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Decodes one Go escape sequence (after the backslash). Returns the text and

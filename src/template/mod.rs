@@ -35,6 +35,7 @@
 
 mod eval;
 mod gotemplate;
+mod jsonnet;
 mod tfstate;
 
 use std::collections::HashMap;
@@ -43,8 +44,23 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-use gotemplate::{LineIndex, Pipeline, COND_FN, GO_FN, LINE_ARG};
+use gotemplate::{LineIndex, Pipeline, COND_FN, GO_FN, LINE_ARG, RANGE_FN, VAL_FN, WITH_FN};
+pub use jsonnet::ExtVars;
+use jsonnet::{NativeSpec, Natives};
 use tfstate::TfState;
+
+/// What templates look up in AWS at render time (`ssm`, `secretsmanager_arn`,
+/// tfstate on `s3://`), through the user's credentials. Errors are one-line
+/// messages. Implementations cache and never log a parameter's value.
+pub trait Remote: Send + Sync {
+    /// SSM GetParameter with decryption: the parameter's type (`String`,
+    /// `SecureString`, `StringList`) and value.
+    fn ssm_parameter(&self, name: &str) -> Result<(String, String), String>;
+    /// Secrets Manager DescribeSecret: the secret's full ARN.
+    fn secret_arn(&self, id: &str) -> Result<String, String>;
+    /// S3 GetObject: the object's bytes.
+    fn s3_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String>;
+}
 
 /// A plugin entry of the config (`plugins:`).
 #[derive(Debug, Clone, PartialEq)]
@@ -91,17 +107,23 @@ pub enum TemplateError {
         file: PathBuf,
         line: usize,
     },
-    #[error("{}:{line}: tfstate address {address} not found in {}; run terraform state list to see addresses", file.display(), state_path.display())]
+    #[error("{}:{line}: tfstate address {address} not found in {state}; run terraform state list to see addresses", file.display())]
     TfstateNotFound {
         address: String,
         file: PathBuf,
         line: usize,
-        state_path: PathBuf,
+        state: String,
     },
-    #[error("cannot load terraform state {}: {message}", path.display())]
-    TfstateLoad { path: PathBuf, message: String },
-    #[error("tfstate plugin: {location} is not a local file; ecsx supports only local state files (path: FILE or url: file://FILE), e.g. run terraform state pull > terraform.tfstate")]
+    #[error("cannot load terraform state {location}: {message}")]
+    TfstateLoad { location: String, message: String },
+    #[error("tfstate plugin: {location} is not supported; ecsx reads local state files (path: FILE or url: file://FILE) and S3 (url: s3://BUCKET/KEY); for other backends run terraform state pull > terraform.tfstate and use that file")]
     UnsupportedStateLocation { location: String },
+    #[error("{}: jsonnet: {message}", loc(file, *line, None))]
+    Jsonnet {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error("plugin {plugin}: {message}")]
     PluginConfig { plugin: String, message: String },
     #[error("{}: template error: {message}", loc(file, *line, None))]
@@ -123,16 +145,12 @@ fn loc(file: &Path, line: Option<usize>, column: Option<usize>) -> String {
 /// Functions ecspresso has that ecsx cannot provide.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Unsupported {
-    Ssm,
-    SecretsManager,
     CloudFormation,
 }
 
 impl Unsupported {
     fn hint(self) -> &'static str {
         match self {
-            Unsupported::Ssm => "it needs AWS SSM at render time; pass the value in an environment variable (must_env) or reference the parameter in the container's secrets",
-            Unsupported::SecretsManager => "it needs AWS Secrets Manager at render time; write the ARN, or pass it in an environment variable (must_env)",
             Unsupported::CloudFormation => "the cloudformation plugin needs AWS at render time; pass the value in an environment variable (must_env)",
         }
     }
@@ -146,6 +164,9 @@ pub(crate) enum Func {
     JsonEscape,
     Tfstate(usize),
     Tfstatef(usize),
+    Ssm,
+    SecretsManagerArn,
+    SecretsManagerArnf,
     Printf,
     Eq,
     Ne,
@@ -176,6 +197,9 @@ impl Funcs {
             ("env", Func::Env),
             ("must_env", Func::MustEnv),
             ("json_escape", Func::JsonEscape),
+            ("ssm", Func::Ssm),
+            ("secretsmanager_arn", Func::SecretsManagerArn),
+            ("secretsmanager_arnf", Func::SecretsManagerArnf),
         ] {
             map.insert(name.to_string(), f);
             available.push(name.to_string());
@@ -200,11 +224,6 @@ impl Funcs {
             ("not", Func::Not),
             ("and", Func::And),
             ("or", Func::Or),
-            ("ssm", Func::Unsupported(Unsupported::Ssm)),
-            (
-                "secretsmanager_arn",
-                Func::Unsupported(Unsupported::SecretsManager),
-            ),
             ("cfn_output", Func::Unsupported(Unsupported::CloudFormation)),
             ("cfn_export", Func::Unsupported(Unsupported::CloudFormation)),
         ] {
@@ -226,22 +245,52 @@ impl Funcs {
                     | Func::MustEnv
                     | Func::Tfstate(_)
                     | Func::Tfstatef(_)
+                    | Func::Ssm
+                    | Func::SecretsManagerArn
+                    | Func::SecretsManagerArnf
                     | Func::Unsupported(_)
             )
         )
     }
 }
 
-/// A state file, read on first use.
+/// Where a state is.
+#[derive(Debug, Clone, PartialEq)]
+enum StateLocation {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::File(p) => write!(f, "{}", p.display()),
+            StateLocation::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// A state, read on first use.
 struct StateSource {
-    path: PathBuf,
+    location: StateLocation,
     loaded: OnceLock<Result<TfState, String>>,
 }
 
 impl StateSource {
-    fn state(&self) -> Result<&TfState, &String> {
+    fn state(&self, remote: Option<&dyn Remote>) -> Result<&TfState, &String> {
         self.loaded
-            .get_or_init(|| TfState::load(&self.path))
+            .get_or_init(|| match &self.location {
+                StateLocation::File(path) => TfState::load(path),
+                StateLocation::S3 { bucket, key } => {
+                    let Some(remote) = remote else {
+                        return Err("reading state from S3 needs AWS access, which this command does not set up".into());
+                    };
+                    let bytes = remote.s3_object(bucket, key)?;
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| "the object is not UTF-8 text; is it a terraform state file?".to_string())?;
+                    TfState::parse(&text)
+                }
+            })
             .as_ref()
     }
 }
@@ -255,6 +304,8 @@ pub struct Renderer {
     states: Arc<Vec<StateSource>>,
     funcs: Arc<Funcs>,
     warnings: Vec<String>,
+    ext: Arc<ExtVars>,
+    remote: Option<Arc<dyn Remote>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -262,7 +313,11 @@ impl std::fmt::Debug for Renderer {
         f.debug_struct("Renderer")
             .field(
                 "states",
-                &self.states.iter().map(|s| &s.path).collect::<Vec<_>>(),
+                &self
+                    .states
+                    .iter()
+                    .map(|s| s.location.to_string())
+                    .collect::<Vec<_>>(),
             )
             .field("functions", &self.funcs.available)
             .field("warnings", &self.warnings)
@@ -286,6 +341,8 @@ impl Renderer {
             states: Arc::new(Vec::new()),
             funcs: Arc::new(Funcs::new(&[])),
             warnings: Vec::new(),
+            ext: Arc::new(ExtVars::default()),
+            remote: None,
         }
     }
 
@@ -320,24 +377,14 @@ impl Renderer {
                     p.func_prefix
                 )));
             }
-            let taken = Funcs::new(&prefixes);
-            for name in [
-                format!("{}tfstate", p.func_prefix),
-                format!("{}tfstatef", p.func_prefix),
-            ] {
-                if taken.get(&name).is_some() {
-                    return Err(err(format!(
-                        "template function {name} already exists; set a different func_prefix for each tfstate plugin"
-                    )));
-                }
-            }
-            let path = state_location(&p.config, base_dir).map_err(|e| match e {
+            check_prefix_free(&prefixes, p)?;
+            let location = state_location(&p.config, base_dir).map_err(|e| match e {
                 LocErr::Config(m) => err(m),
                 LocErr::Remote(location) => TemplateError::UnsupportedStateLocation { location },
             })?;
             prefixes.push(p.func_prefix.clone());
             states.push(StateSource {
-                path,
+                location,
                 loaded: OnceLock::new(),
             });
         }
@@ -346,7 +393,41 @@ impl Renderer {
             states: Arc::new(states),
             funcs: Arc::new(Funcs::new(&prefixes)),
             warnings,
+            ext: Arc::new(ExtVars::default()),
+            remote: None,
         })
+    }
+
+    /// Sets the Jsonnet external variables.
+    pub fn with_ext_vars(mut self, ext: ExtVars) -> Renderer {
+        self.ext = Arc::new(ext);
+        self
+    }
+
+    /// Sets what `ssm`, `secretsmanager_arn` and S3 state go through.
+    pub fn with_remote(mut self, remote: Arc<dyn Remote>) -> Renderer {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// Renders a file: a `.jsonnet` file (or any file when `jsonnet_json`
+    /// and it ends in `.json`, as ecspresso reads JSON configs) is evaluated
+    /// as Jsonnet first, then the result is rendered as a template.
+    pub fn render_file(
+        &self,
+        file: &Path,
+        source: &str,
+        jsonnet_json: bool,
+    ) -> Result<String, TemplateError> {
+        let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext == "jsonnet" || ext == "libsonnet" || (jsonnet_json && ext == "json") {
+            let json = jsonnet::evaluate(file, source.as_bytes(), &self.ext, self)?;
+            // Template errors then point into the evaluated JSON (one field a
+            // line), not into the Jsonnet source: say so in the file name.
+            let shown = PathBuf::from(format!("{} (as evaluated by Jsonnet)", file.display()));
+            return self.render(&shown, &json);
+        }
+        self.render(file, source)
     }
 
     /// Replaces the environment lookup (default: `std::env::var`).
@@ -373,6 +454,7 @@ impl Renderer {
         let ctx = Arc::new(RenderCtx {
             file: file.to_path_buf(),
             env: self.env.clone(),
+            remote: self.remote.clone(),
             states: self.states.clone(),
             funcs: self.funcs.clone(),
             exprs: tr.exprs,
@@ -456,13 +538,48 @@ impl Renderer {
     }
 }
 
+/// Fails when a tfstate plugin's functions would take names already taken
+/// (two plugins without `func_prefix`), with ecspresso's advice.
+fn check_prefix_free(prefixes: &[String], p: &Plugin) -> Result<(), TemplateError> {
+    let taken = Funcs::new(prefixes);
+    for name in [
+        format!("{}tfstate", p.func_prefix),
+        format!("{}tfstatef", p.func_prefix),
+    ] {
+        if matches!(taken.get(&name), Some(Func::Tfstate(_) | Func::Tfstatef(_))) {
+            return Err(TemplateError::PluginConfig {
+                plugin: p.name.clone(),
+                message: format!(
+                    "template function {name} already exists; set func_prefix to the {} plugin (e.g. func_prefix: tf_)",
+                    p.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the plugins of a config as ecspresso does when it loads one: two
+/// tfstate plugins must not give the same function names.
+pub fn check_plugins(plugins: &[Plugin]) -> Result<(), TemplateError> {
+    let mut prefixes: Vec<String> = Vec::new();
+    for p in plugins
+        .iter()
+        .filter(|p| p.name.eq_ignore_ascii_case("tfstate"))
+    {
+        check_prefix_free(&prefixes, p)?;
+        prefixes.push(p.func_prefix.clone());
+    }
+    Ok(())
+}
+
 enum LocErr {
     Config(String),
     Remote(String),
 }
 
-/// Where a tfstate plugin's state file is.
-fn state_location(config: &Value, base_dir: &Path) -> Result<PathBuf, LocErr> {
+/// Where a tfstate plugin's state is.
+fn state_location(config: &Value, base_dir: &Path) -> Result<StateLocation, LocErr> {
     let get = |key: &str| -> Result<Option<String>, LocErr> {
         match config.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -481,7 +598,7 @@ fn state_location(config: &Value, base_dir: &Path) -> Result<PathBuf, LocErr> {
         }
     };
     if let Some(path) = get("path")? {
-        return Ok(local(&path));
+        return Ok(StateLocation::File(local(&path)));
     }
     let Some(url) = get("url")? else {
         return Err(LocErr::Config(
@@ -491,10 +608,162 @@ fn state_location(config: &Value, base_dir: &Path) -> Result<PathBuf, LocErr> {
     match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("file") => {
             let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-            Ok(local(&percent_decode(rest)))
+            Ok(StateLocation::File(local(&percent_decode(rest))))
         }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("s3") => match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(StateLocation::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            }),
+            _ => Err(LocErr::Config(format!(
+                "tfstate plugin url {url}: write it as s3://BUCKET/KEY"
+            ))),
+        },
         Some(_) => Err(LocErr::Remote(url)),
-        None => Ok(local(&url)),
+        None => Ok(StateLocation::File(local(&url))),
+    }
+}
+
+/// `ssm NAME [INDEX]` through `remote`, with ecspresso's rules: an index
+/// only for a StringList, and a StringList only with an index.
+fn ssm_value(
+    remote: Option<&dyn Remote>,
+    name: &str,
+    index: Option<i64>,
+) -> Result<String, String> {
+    let remote = remote.ok_or_else(no_remote)?;
+    let (kind, value) = remote.ssm_parameter(name)?;
+    match (kind.as_str(), index) {
+        ("StringList", None) => Err(
+            "it is a StringList; give the index of the element too, e.g. {{ ssm `/name` 0 }}"
+                .into(),
+        ),
+        ("StringList", Some(i)) => {
+            let items: Vec<&str> = value.split(',').collect();
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| items.get(i))
+                .map(|s| s.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "index {i} is out of range: the StringList has {} elements",
+                        items.len()
+                    )
+                })
+        }
+        (_, Some(_)) => Err(format!(
+            "it is a {kind}; an index is only for StringList parameters"
+        )),
+        (_, None) => Ok(value),
+    }
+}
+
+fn secret_arn(remote: Option<&dyn Remote>, id: &str) -> Result<String, String> {
+    remote.ok_or_else(no_remote)?.secret_arn(id)
+}
+
+fn no_remote() -> String {
+    "AWS lookups are not available here (the config file itself); use them in the task and service definitions".into()
+}
+
+impl Natives for Renderer {
+    fn specs(&self) -> Vec<NativeSpec> {
+        let spec = |name: &str, params: &[&'static str]| NativeSpec {
+            name: name.to_string(),
+            params: params.to_vec(),
+        };
+        let mut out = vec![
+            spec("env", &["name", "default"]),
+            spec("must_env", &["name"]),
+            spec("json_escape", &["str"]),
+            spec("ssm", &["name"]),
+            spec("ssm_list", &["name", "index"]),
+            spec("secretsmanager_arn", &["id"]),
+            spec("secretsmanager_arnf", &["format", "args"]),
+        ];
+        let mut names: Vec<(&String, Func)> = self
+            .funcs
+            .map
+            .iter()
+            .filter(|(_, f)| matches!(f, Func::Tfstate(_) | Func::Tfstatef(_)))
+            .map(|(k, f)| (k, *f))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, f) in names {
+            out.push(match f {
+                Func::Tfstate(_) => spec(name, &["address"]),
+                _ => spec(name, &["format", "args"]),
+            });
+        }
+        out
+    }
+
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, String> {
+        let text = |i: usize| args.get(i).map(eval::text).unwrap_or_default();
+        let list = |i: usize| match args.get(i) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a.clone(),
+            Some(v) => vec![v.clone()],
+        };
+        let remote = self.remote.as_deref();
+        match name {
+            "env" => Ok(match (self.env)(&text(0)).filter(|v| !v.is_empty()) {
+                Some(v) => Value::String(v),
+                None => args.get(1).cloned().unwrap_or(Value::Null),
+            }),
+            "must_env" => {
+                let var = text(0);
+                (self.env)(&var).map(Value::String).ok_or_else(|| {
+                    format!("must_env: environment variable {var} is not set; export {var} or use env with a default")
+                })
+            }
+            "json_escape" => Ok(Value::String(json_escape(&text(0)))),
+            "ssm" => ssm_value(remote, &text(0), None)
+                .map(Value::String)
+                .map_err(|m| format!("ssm {:?}: {m}", text(0))),
+            "ssm_list" => {
+                let index = args
+                    .get(1)
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| format!("ssm_list {:?}: the index must be a number", text(0)))?;
+                ssm_value(remote, &text(0), Some(index))
+                    .map(Value::String)
+                    .map_err(|m| format!("ssm_list {:?}: {m}", text(0)))
+            }
+            "secretsmanager_arn" => secret_arn(remote, &text(0))
+                .map(Value::String)
+                .map_err(|m| format!("secretsmanager_arn {:?}: {m}", text(0))),
+            "secretsmanager_arnf" => {
+                let id = eval::go_sprintf(&text(0), &list(1))
+                    .map_err(|m| format!("secretsmanager_arnf: {m}"))?;
+                secret_arn(remote, &id)
+                    .map(Value::String)
+                    .map_err(|m| format!("secretsmanager_arnf {id:?}: {m}"))
+            }
+            _ => {
+                let (idx, address) = match self.funcs.get(name) {
+                    Some(Func::Tfstate(i)) => (i, text(0)),
+                    Some(Func::Tfstatef(i)) => (
+                        i,
+                        eval::go_sprintf(&text(0), &list(1)).map_err(|m| format!("{name}: {m}"))?,
+                    ),
+                    _ => return Err(format!("std.native('{name}') is not a function ecsx has")),
+                };
+                let source = &self.states[idx];
+                let state = source
+                    .state(remote)
+                    .map_err(|m| format!("cannot load terraform state {}: {m}", source.location))?;
+                state.lookup(&address).map_err(|e| match e {
+                    tfstate::LookupError::NotFound => format!(
+                        "{name}: address {address} not found in {}; run terraform state list to see addresses",
+                        source.location
+                    ),
+                    tfstate::LookupError::BadAddress(m) => {
+                        format!("{name}: bad tfstate address {address:?}: {m}")
+                    }
+                })
+            }
+        }
     }
 }
 
@@ -525,6 +794,7 @@ pub fn percent_decode(s: &str) -> String {
 pub(crate) struct RenderCtx {
     file: PathBuf,
     env: Arc<EnvLookup>,
+    remote: Option<Arc<dyn Remote>>,
     states: Arc<Vec<StateSource>>,
     funcs: Arc<Funcs>,
     exprs: Vec<Pipeline>,
@@ -553,14 +823,37 @@ fn register(tera: &mut tera::Tera, ctx: &Arc<RenderCtx>) {
     let c = ctx.clone();
     tera.register_function(GO_FN, move |args: &Args| {
         let p = expr(&c, args)?;
-        let v = c.eval_pipeline(p).map_err(|e| c.fail(e))?;
+        let v = c.eval_pipeline(p, args).map_err(|e| c.fail(e))?;
         Ok(Value::String(eval::go_print(&v)))
     });
     let c = ctx.clone();
     tera.register_function(COND_FN, move |args: &Args| {
         let p = expr(&c, args)?;
-        let v = c.eval_pipeline(p).map_err(|e| c.fail(e))?;
+        let v = c.eval_pipeline(p, args).map_err(|e| c.fail(e))?;
         Ok(Value::Bool(eval::truth(&v)))
+    });
+    let c = ctx.clone();
+    tera.register_function(VAL_FN, move |args: &Args| {
+        let p = expr(&c, args)?;
+        c.eval_pipeline(p, args).map_err(|e| c.fail(e))
+    });
+    let c = ctx.clone();
+    tera.register_function(WITH_FN, move |args: &Args| {
+        let p = expr(&c, args)?;
+        let v = c.eval_pipeline(p, args).map_err(|e| c.fail(e))?;
+        Ok(Value::Array(if eval::truth(&v) {
+            vec![v]
+        } else {
+            Vec::new()
+        }))
+    });
+    let c = ctx.clone();
+    tera.register_function(RANGE_FN, move |args: &Args| {
+        let p = expr(&c, args)?;
+        let v = c.eval_pipeline(p, args).map_err(|e| c.fail(e))?;
+        let pairs = args.get("pairs").and_then(Value::as_bool).unwrap_or(false);
+        let line = p.line;
+        c.range_items(v, pairs, line).map_err(|e| c.fail(e))
     });
     tera.register_filter("json_escape", |v: &Value, _: &Args| {
         Ok(Value::String(json_escape(&eval::text(v))))
@@ -599,7 +892,9 @@ fn native_call(
         Func::Env => &["name", "default"],
         Func::MustEnv => &["name"],
         Func::Tfstate(_) => &["address"],
-        Func::Tfstatef(_) => &["format", "args"],
+        Func::Tfstatef(_) | Func::SecretsManagerArnf => &["format", "args"],
+        Func::Ssm => &["name", "index"],
+        Func::SecretsManagerArn => &["id"],
         _ => &[],
     };
     if let Func::Unsupported(u) = func {
@@ -609,6 +904,9 @@ fn native_call(
         Func::Env => format!("{name}(name=\"VAR\", default=\"value\")"),
         Func::MustEnv => format!("{name}(name=\"VAR\")"),
         Func::Tfstate(_) => format!("{name}(address=\"aws_x.y.attr\")"),
+        Func::Ssm => format!("{name}(name=\"/path/to/param\", index=0)"),
+        Func::SecretsManagerArn => format!("{name}(id=\"secret-name\")"),
+        Func::SecretsManagerArnf => format!("{name}(format=\"app/%s\", args=[\"db\"])"),
         _ => format!("{name}(format=\"aws_x.y['%s'].attr\", args=[\"key\"])"),
     };
     for key in args.keys() {
@@ -660,6 +958,26 @@ fn native_call(
             let address = eval::go_sprintf(&format, &list)
                 .map_err(|m| ctx.render_err(line, format!("{name}: {m}")))?;
             ctx.tfstate(i, &address, line).map(Value::String)
+        }
+        Func::Ssm => {
+            let param = eval::text(required("name")?);
+            ctx.ssm(name, &param, args.get("index"), line)
+                .map(Value::String)
+        }
+        Func::SecretsManagerArn => {
+            let id = eval::text(required("id")?);
+            ctx.secret_arn(name, &id, line).map(Value::String)
+        }
+        Func::SecretsManagerArnf => {
+            let format = eval::text(required("format")?);
+            let list = match args.get("args") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a.clone(),
+                Some(v) => vec![v.clone()],
+            };
+            let id = eval::go_sprintf(&format, &list)
+                .map_err(|m| ctx.render_err(line, format!("{name}: {m}")))?;
+            ctx.secret_arn(name, &id, line).map(Value::String)
         }
         _ => Err(ctx.render_err(line, format!("{name} cannot be called this way"))),
     }

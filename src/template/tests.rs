@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::Mutex;
 
 const FILE: &str = "ecs-task-def.json";
 
@@ -484,7 +485,7 @@ fn plugin_prefixes_coexist() {
     let e = err(&only_prefixed, "{{ tfstate `output.queue_url` }}");
     assert_eq!(
         e.to_string(),
-        "ecs-task-def.json:1: unknown template function \"tfstate\"; available: env, must_env, json_escape, other_tfstate, other_tfstatef"
+        "ecs-task-def.json:1: unknown template function \"tfstate\"; available: env, must_env, json_escape, ssm, secretsmanager_arn, secretsmanager_arnf, other_tfstate, other_tfstatef"
     );
     let dup = [plugins[1].clone(), plugins[1].clone()];
     let e = Renderer::with_plugins(&dup, &testdata()).unwrap_err();
@@ -546,18 +547,42 @@ fn state_locations() {
         );
     }
     for url in [
-        "s3://bucket/app.tfstate",
         "https://example.com/x.tfstate",
         "remote://app.terraform.io/org/ws",
         "gs://b/k",
+        "azurerm://container/key",
     ] {
         let e = load(serde_json::json!({ "url": url })).unwrap_err();
         assert!(
             matches!(&e, TemplateError::UnsupportedStateLocation { location } if location == url),
             "{e:?}"
         );
-        assert!(e.to_string().contains("only local state files"), "{e}");
+        assert!(
+            e.to_string().contains("local state files")
+                && e.to_string().contains("s3://BUCKET/KEY"),
+            "{e}"
+        );
     }
+    // S3 is read through the renderer's remote, on first use.
+    let r = load(serde_json::json!({"url": "s3://states/app.tfstate"}))
+        .unwrap()
+        .with_remote(Arc::new(FakeRemote::default()));
+    assert_eq!(ok(&r, "{{ tfstate `output.vpc_id` }}"), "vpc-from-s3");
+    let e = err(&r, "{{ tfstate `output.nope` }}");
+    assert!(e.to_string().contains("s3://states/app.tfstate"), "{e}");
+    for bad in ["s3://bucket", "s3:///key"] {
+        let e = load(serde_json::json!({ "url": bad })).unwrap_err();
+        assert!(e.to_string().contains("s3://BUCKET/KEY"), "{e}");
+    }
+    let r = load(serde_json::json!({"url": "s3://states/missing.tfstate"}))
+        .unwrap()
+        .with_remote(Arc::new(FakeRemote::default()));
+    let e = err(&r, "{{ tfstate `output.vpc_id` }}");
+    assert!(
+        e.to_string().contains("s3://states/missing.tfstate")
+            && e.to_string().contains("NoSuchKey"),
+        "{e}"
+    );
     let e = load(serde_json::json!({})).unwrap_err();
     assert!(e.to_string().contains("requires config path:"), "{e}");
     let e = load(serde_json::json!({"path": 3})).unwrap_err();
@@ -586,7 +611,7 @@ fn state_load_errors_are_lazy_and_clear() {
         assert_eq!(ok(&r, "plain {{ env `X` `` }}"), "plain ");
         let e = err(&r, "{{ tfstate `output.vpc_id` }}");
         assert!(
-            matches!(&e, TemplateError::TfstateLoad { path: p, .. } if *p == dir.join(path)),
+            matches!(&e, TemplateError::TfstateLoad { location: p, .. } if *p == dir.join(path).display().to_string()),
             "{e:?}"
         );
         assert!(e.to_string().contains(want), "{path}: {e}");
@@ -604,7 +629,7 @@ fn basic_has_no_tfstate() {
     let e = err(&basic(&[]), "a\n{{ tfstate `aws_x.y.z` }}");
     assert_eq!(
         e.to_string(),
-        "ecs-task-def.json:2: unknown template function \"tfstate\"; available: env, must_env, json_escape"
+        "ecs-task-def.json:2: unknown template function \"tfstate\"; available: env, must_env, json_escape, ssm, secretsmanager_arn, secretsmanager_arnf"
     );
 }
 
@@ -614,7 +639,7 @@ fn unknown_functions() {
     let e = err(&r, "1\n2\n3\n4\n\"x\": \"{{ foo `bar` }}\"");
     assert_eq!(
         e.to_string(),
-        "ecs-task-def.json:5: unknown template function \"foo\"; available: env, must_env, json_escape, tfstate, tfstatef"
+        "ecs-task-def.json:5: unknown template function \"foo\"; available: env, must_env, json_escape, ssm, secretsmanager_arn, secretsmanager_arnf, tfstate, tfstatef"
     );
     let e = err(&r, "1\n{{ foo(x=1) }}");
     assert!(
@@ -628,32 +653,89 @@ fn unknown_functions() {
     );
 }
 
+/// Parameters, secrets and S3 objects in memory; counts calls.
+#[derive(Default)]
+struct FakeRemote {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Remote for FakeRemote {
+    fn ssm_parameter(&self, name: &str) -> Result<(String, String), String> {
+        self.calls.lock().unwrap().push(format!("ssm {name}"));
+        match name {
+            "/app/tag" => Ok(("String".into(), "1.2.3".into())),
+            "/app/secret" => Ok(("SecureString".into(), "pa$$".into())),
+            "/app/hosts" => Ok(("StringList".into(), "a,b,c".into())),
+            _ => Err("GetParameter failed: ParameterNotFound: ".into()),
+        }
+    }
+    fn secret_arn(&self, id: &str) -> Result<String, String> {
+        self.calls.lock().unwrap().push(format!("secret {id}"));
+        match id {
+            "app/db" => Ok("arn:aws:secretsmanager:us-east-1:1:secret:app/db-AbCdEf".into()),
+            _ => Err("DescribeSecret failed: ResourceNotFoundException: no".into()),
+        }
+    }
+    fn s3_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+        match (bucket, key) {
+            ("states", "app.tfstate") => Ok(br#"{"version": 4, "outputs": {"vpc_id": {"value": "vpc-from-s3", "type": "string"}}}"#.to_vec()),
+            _ => Err("S3 GetObject failed: NoSuchKey: The specified key does not exist.".into()),
+        }
+    }
+}
+
 #[test]
-fn aws_functions_are_unsupported() {
-    let r = with_state(&[]);
-    let e = err(&r, "\n\"v\": \"{{ ssm `/app/db/password` }}\"");
-    assert!(
-        matches!(&e, TemplateError::UnsupportedFunction { name, line: 2, .. } if name == "ssm"),
-        "{e:?}"
+fn ssm_and_secretsmanager_arn_go_through_the_remote() {
+    let remote = Arc::new(FakeRemote::default());
+    let r = basic(&[]).with_remote(remote.clone());
+    assert_eq!(
+        ok(&r, "{{ ssm `/app/tag` }}|{{ ssm \"/app/secret\" }}"),
+        "1.2.3|pa$$"
     );
-    assert!(
-        e.to_string().starts_with(
-            "ecs-task-def.json:2: template function \"ssm\" is not supported by ecsx yet;"
+    assert_eq!(ok(&r, "{{ ssm `/app/hosts` 2 }}"), "c");
+    assert_eq!(ok(&r, "{{ ssm(name=\"/app/hosts\", index=0) }}"), "a");
+    assert_eq!(
+        ok(&r, "{{ secretsmanager_arn `app/db` }}"),
+        "arn:aws:secretsmanager:us-east-1:1:secret:app/db-AbCdEf"
+    );
+    assert_eq!(
+        ok(&r, "{{ secretsmanager_arnf `app/%s` `db` }}"),
+        "arn:aws:secretsmanager:us-east-1:1:secret:app/db-AbCdEf"
+    );
+    assert_eq!(ok(&r, "{{ secretsmanager_arn(id=\"app/db\") }}").len(), 55);
+    // Only called when the template gets there.
+    assert_eq!(ok(&r, "{{ if false }}{{ ssm `/nope` }}{{ end }}ok"), "ok");
+    assert!(!remote
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c.contains("nope")));
+
+    let cases: &[(&str, usize, &str)] = &[
+        ("x\n{{ ssm `/missing` }}", 2, "ParameterNotFound"),
+        ("{{ ssm `/app/hosts` }}", 1, "StringList; give the index"),
+        ("{{ ssm `/app/hosts` 3 }}", 1, "out of range"),
+        ("{{ ssm `/app/tag` 0 }}", 1, "only for StringList"),
+        (
+            "\n\n{{ secretsmanager_arn `nope` }}",
+            3,
+            "ResourceNotFoundException",
         ),
-        "{e}"
-    );
-    let e = err(&r, "{{ secretsmanager_arn `db` }}");
-    assert!(
-        matches!(&e, TemplateError::UnsupportedFunction { name, .. } if name == "secretsmanager_arn"),
-        "{e:?}"
-    );
-    let e = err(&r, "x\n\n{{ ssm(name=\"/a\") }}");
-    assert!(
-        matches!(e, TemplateError::UnsupportedFunction { line: 3, .. }),
-        "{e:?}"
-    );
-    // Only an error when actually called.
-    assert_eq!(ok(&r, "{{ if false }}{{ ssm `/a` }}{{ end }}ok"), "ok");
+        ("{{ ssm `/a` 1 2 }}", 1, "want 1 or 2"),
+    ];
+    for (src, line, want) in cases {
+        let e = err(&r, src);
+        assert!(
+            matches!(&e, TemplateError::Render { line: Some(l), .. } if l == line),
+            "{src}: {e:?}"
+        );
+        assert!(e.to_string().contains(want), "{src}: {e}");
+        assert!(e.to_string().starts_with(FILE), "{e}");
+    }
+    // Without a remote (the config file itself): a clear error.
+    let e = err(&basic(&[]), "{{ ssm `/app/tag` }}");
+    assert!(e.to_string().contains("not available here"), "{e}");
 }
 
 #[test]
@@ -727,13 +809,65 @@ fn tera_syntax_errors_carry_position() {
 }
 
 #[test]
+fn go_variables_with_range_define() {
+    let r = basic(&[("TAG", "v1"), ("EMPTY", "")]);
+    let cases: &[(&str, &str)] = &[
+        ("{{ $t := env `TAG` `latest` }}image:{{ $t }}", "image:v1"),
+        ("{{- $t := env `NOPE` `latest` -}}\n{{ $t | json_escape }}", "latest"),
+        ("{{ with env `TAG` `` }}tag={{ . }}{{ else }}none{{ end }}", "tag=v1"),
+        ("{{ with env `EMPTY` `` }}tag={{ . }}{{ else }}none{{ end }}", "none"),
+        ("{{ with $v := env `TAG` `` }}{{ $v }}/{{ . }}{{ end }}", "v1/v1"),
+        ("{{ range $i := 3 }}{{ $i }},{{ end }}", "0,1,2,"),
+        ("{{ range 3 }}{{ . }}{{ if eq . 1 }}{{ break }}{{ end }}{{ end }}", "01"),
+        ("{{ range . }}x{{ else }}empty{{ end }}", "empty"),
+        ("{{ $x := `a` }}{{ range 2 }}{{ $x = `b` }}{{ end }}{{ $x }}", "b"),
+        (
+            "{{ define \"img\" }}nginx:{{ . }}{{ end }}{{ template \"img\" (env `TAG` `latest`) }}|{{ template \"img\" `x` }}",
+            "nginx:v1|nginx:x",
+        ),
+        ("{{ define `none` }}[{{ . }}]{{ end }}{{ template `none` }}", "[<no value>]"),
+        ("{{ with `outer` }}{{ with `inner` }}{{ . }}{{ end }}-{{ . }}{{ end }}", "inner-outer"),
+        ("{{ if true }}{{ $y := 2 }}{{ $y }}{{ end }}", "2"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(ok(&r, src), *want, "{src}");
+    }
+    let errors: &[(&str, usize, &str)] = &[
+        ("x\n{{ $nope }}", 2, "undefined variable $nope"),
+        (
+            "{{ if true }}{{ $y := 1 }}{{ end }}\n{{ $y }}",
+            2,
+            "undefined variable $y",
+        ),
+        ("x\n{{ $z = 1 }}", 2, "undefined variable $z"),
+        ("x\n{{ template `t` }}", 2, "no template \"t\""),
+        (
+            "{{ range `abc` }}{{ . }}{{ end }}",
+            1,
+            "range can't iterate over abc",
+        ),
+        (
+            "{{ if true }}\n{{ define `a` }}{{ end }}{{ end }}",
+            2,
+            "top level",
+        ),
+        ("\n{{ break }}", 2, "outside {{ range }}"),
+    ];
+    for (src, line, want) in errors {
+        let e = err(&r, src);
+        let text = e.to_string();
+        assert!(text.contains(want), "{src}: {text}");
+        assert!(text.starts_with(&format!("{FILE}:{line}")), "{src}: {text}");
+        assert!(!text.contains('\n'), "{text}");
+    }
+}
+
+#[test]
 fn unsupported_go_constructs() {
     let r = basic(&[]);
     for (src, construct) in [
-        ("x\n{{ range `a` }}{{ end }}", "range"),
-        ("x\n{{ with env `A` }}{{ . }}{{ end }}", "with"),
-        ("x\n{{ $x := env `A` }}", "variable assignment"),
-        ("x\n{{ template `t` }}", "template"),
+        ("x\n{{ block `b` . }}{{ end }}", "block"),
+        ("x\n{{ with `a` }}{{ else with `b` }}{{ end }}", "else with"),
     ] {
         let e = err(&r, src);
         assert!(

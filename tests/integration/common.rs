@@ -17,6 +17,11 @@ const CLEARED: &[&str] = &[
     "AWS_ENDPOINT_URL_ECS",
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "ECSPRESSO_ENVFILE",
+    "ECSPRESSO_EXT_STR",
+    "ECSPRESSO_EXT_CODE",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -144,6 +149,17 @@ impl Sandbox {
         let path = dir.join("world.yml");
         std::fs::write(&path, yaml).unwrap();
         Self::start(config, Some(&path))
+    }
+
+    /// Serve a whole world file, with no config (run in `dir`, which must
+    /// hold no ecspresso config): for configs whose templates need the
+    /// sandbox to render at all.
+    pub fn world_only(world: &Path, dir: &Path) -> Sandbox {
+        let mut cmd = ecsx();
+        cmd.current_dir(dir)
+            .args(["sandbox", "serve", "--addr", "127.0.0.1:0", "--world"])
+            .arg(world);
+        Self::spawn(cmd)
     }
 
     fn spawn(mut cmd: Command) -> Sandbox {

@@ -1,0 +1,1 @@
+[{ containerPort: 8080, protocol: 'tcp' }]

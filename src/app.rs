@@ -246,6 +246,7 @@ impl App {
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
+    crate::progress::set_quiet(cli.global.quiet);
     let mut app = App::new(cli.global);
     match cli.command {
         Command::Exec(args) => commands::exec::run(&mut app, &args)
@@ -261,5 +262,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Sandbox(SandboxCommand::Serve(args)) => {
             commands::sandbox::serve(&mut app, &args).await
         }
+        Command::Completion(args) => commands::completion::run(&args),
+        Command::Man(args) => commands::man::run(&args),
     }
 }

@@ -18,7 +18,7 @@ use crate::template::{Plugin, Renderer};
 pub const DEFAULT_NAMES: [&str; 3] = ["ecspresso.yml", "ecspresso.yaml", "ecspresso.json"];
 
 /// Keys ecsx reads.
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     "region",
     "cluster",
     "service",
@@ -27,13 +27,13 @@ const KNOWN_KEYS: [&str; 8] = [
     "timeout",
     "plugins",
     "required_version",
+    "filter_command",
 ];
 
 /// Keys only ecspresso's deploy side uses: ecsx notes them and goes on.
-const DEPLOY_KEYS: [&str; 6] = [
+const DEPLOY_KEYS: [&str; 5] = [
     "appspec",
     "codedeploy",
-    "filter_command",
     "ignore",
     "force_new_deployment",
     "wait_until",
@@ -54,6 +54,9 @@ pub struct Config {
     pub timeout: Option<Duration>,
     pub plugins: Vec<Plugin>,
     pub required_version: Option<String>,
+    /// ecspresso's `filter_command:` (deprecated there in favour of
+    /// ECSPRESSO_FILTER_COMMAND, which wins): picks tasks (`picker`).
+    pub filter_command: Option<String>,
     /// Notices for the user (unknown keys, deploy-only keys...).
     pub warnings: Vec<String>,
 }
@@ -153,6 +156,7 @@ impl Config {
             timeout: Some(DEFAULT_TIMEOUT),
             plugins: Vec::new(),
             required_version: None,
+            filter_command: None,
             warnings: Vec::new(),
         };
         for (key, value) in map {
@@ -214,6 +218,7 @@ impl Config {
             "required_version" => {
                 self.required_version = string(&value)?;
             }
+            "filter_command" => self.filter_command = string(&value)?,
             "plugins" => self.plugins = parse_plugins(&value).map_err(bad)?,
             _ if DEPLOY_KEYS.contains(&key) => {
                 self.warnings.push(format!(

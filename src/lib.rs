@@ -11,6 +11,8 @@ pub mod ecs;
 pub mod error;
 pub mod exec;
 pub mod output;
+pub mod picker;
+pub mod progress;
 pub mod protocol;
 pub mod sandbox;
 pub mod template;

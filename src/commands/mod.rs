@@ -1,7 +1,9 @@
 //! One module per command. Each takes the [`App`](crate::app::App) and its
 //! parsed arguments and returns the exit code.
 
+pub mod completion;
 pub mod exec;
+pub mod man;
 pub mod render;
 pub mod sandbox;
 pub mod status;

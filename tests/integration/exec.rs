@@ -431,3 +431,51 @@ fn target_not_connected_is_retried_then_explained() {
     assert_one_line_error(&out, 255, &["TargetNotConnectedException", "ssmmessages"]);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// Issue 11: when AWS goes away mid-session (the sandbox is killed), the
+/// data channel cannot be resumed and ResumeSession cannot reach AWS; that
+/// is one short line (operation, cause, fix), never the SDK's Debug dump.
+#[test]
+fn aws_disappearing_mid_session_is_one_short_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    // The tasks' working folders inside `dir`: a killed server cannot
+    // remove them itself.
+    let world = format!(
+        "task_count: 1\nexec:\n  root: {}\n",
+        dir.path().join("tasks").display()
+    );
+    let mut sb = Sandbox::with_world_text(&app(), dir.path(), &world);
+    let mut child = exec(&sb)
+        .args(["--skip-verify", "--", "sh", "-c", "echo started; sleep 8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "started\n");
+    let killed = Instant::now();
+    sb.kill();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(killed.elapsed() < Duration::from_secs(60), "{:?}", killed.elapsed());
+    assert_eq!(status.code(), Some(255), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !(l.starts_with("ecsx: task ") && l.contains(", container ")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let line = lines[0];
+    for part in ["ResumeSession", "cannot reach", "127.0.0.1"] {
+        assert!(line.contains(part), "lacks {part:?}: {line}");
+    }
+    for dump in ["DispatchFailure", "ConnectorError", "source:", "{ ", "Some("] {
+        assert!(!line.contains(dump), "a Debug dump ({dump:?}): {line}");
+    }
+    assert!(line.len() < 400, "not short ({} chars): {line}", line.len());
+}

@@ -7,6 +7,7 @@ mod errors;
 mod exec;
 mod interactive;
 mod render;
+mod shell;
 mod status;
 mod tasks;
 mod verify;

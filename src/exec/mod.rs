@@ -2,5 +2,8 @@
 //! data channel and back.
 
 pub mod channel;
+pub mod run;
+pub mod session;
+pub mod target;
 pub mod terminal;
 pub mod wrap;

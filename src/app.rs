@@ -100,6 +100,10 @@ impl App {
         if self.config.is_none() {
             let path = config::locate(self.global.config.as_deref(), &self.cwd)?;
             let config = Config::load(&path)?;
+            crate::picker::set_filter_command(crate::picker::filter_command(
+                self.global.filter_command.as_deref(),
+                config.filter_command.as_deref(),
+            ));
             for warning in &config.warnings {
                 eprintln!("ecsx: warning: {warning}");
             }
@@ -247,6 +251,10 @@ impl App {
 pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
     crate::progress::set_quiet(cli.global.quiet);
+    crate::picker::set_filter_command(crate::picker::filter_command(
+        cli.global.filter_command.as_deref(),
+        None,
+    ));
     let mut app = App::new(cli.global);
     match cli.command {
         Command::Exec(args) => commands::exec::run(&mut app, &args)

@@ -11,6 +11,7 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use dialoguer::theme::SimpleTheme;
 
@@ -38,6 +39,22 @@ pub enum Choice {
     Picked(usize),
     /// No filter command and no terminal to ask on: the caller explains.
     CannotAsk,
+}
+
+/// The filter command the app settled on (see [`set_filter_command`]).
+static FILTER: Mutex<Option<String>> = Mutex::new(None);
+
+/// Record the filter command in force for this process: the app calls it
+/// with [`filter_command`]'s answer once the flag and the config are known.
+pub fn set_filter_command(command: Option<String>) {
+    if let Ok(mut slot) = FILTER.lock() {
+        *slot = command;
+    }
+}
+
+/// The filter command recorded by [`set_filter_command`], if any.
+pub fn configured_filter_command() -> Option<String> {
+    FILTER.lock().ok().and_then(|slot| slot.clone())
 }
 
 /// The filter command in force: the flag or ECSPRESSO_FILTER_COMMAND (clap

@@ -252,3 +252,33 @@ fn short_cause(chain: &str) -> String {
         .trim()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_made_one_line() {
+        assert_eq!(one_line("a\n  b\tc  "), "a b c");
+    }
+
+    #[test]
+    fn the_endpoint_named_is_the_operations_service() {
+        let sdk = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .build();
+        assert_eq!(
+            endpoint_for(&sdk, "ResumeSession"),
+            "https://ssm.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint_for(&sdk, "ListTasks"),
+            "https://ecs.eu-west-1.amazonaws.com"
+        );
+        let sdk = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:4566")
+            .build();
+        assert_eq!(endpoint_for(&sdk, "GetRole"), "http://127.0.0.1:4566");
+    }
+}

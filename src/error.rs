@@ -257,8 +257,11 @@ pub fn aws_fix(operation: &str, code: &str) -> String {
         "ServiceUnavailable",
         "ServiceUnavailableException",
     ];
-    const UNKNOWN_OPERATION: &[&str] =
-        &["UnknownOperationException", "UnknownOperation", "InvalidAction"];
+    const UNKNOWN_OPERATION: &[&str] = &[
+        "UnknownOperationException",
+        "UnknownOperation",
+        "InvalidAction",
+    ];
     if DENIED.contains(&code) {
         format!(
             "allow {} to the identity ecsx runs as (`aws sts get-caller-identity` shows which)",
@@ -286,3 +289,51 @@ pub fn aws_fix(operation: &str, code: &str) -> String {
 
 /// Result with ecsx's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_errors_are_one_line_with_the_operation_the_cause_and_a_fix() {
+        let e = |operation, code: &str| Error::Aws {
+            operation,
+            code: code.into(),
+            message: "the message".into(),
+        };
+        let text = e("ListTasks", "AccessDeniedException").to_string();
+        assert_eq!(
+            text,
+            "ListTasks failed: AccessDeniedException: the message; allow ecs:ListTasks to the identity ecsx runs as (`aws sts get-caller-identity` shows which)"
+        );
+        for (operation, code, fix) in [
+            ("GetRole", "AccessDenied", "allow iam:GetRole"),
+            (
+                "ResumeSession",
+                "AccessDeniedException",
+                "allow ssm:ResumeSession",
+            ),
+            (
+                "DescribeVpcEndpoints",
+                "UnauthorizedOperation",
+                "allow ec2:DescribeVpcEndpoints",
+            ),
+            ("ListTasks", "ExpiredTokenException", "expired"),
+            ("GetCallerIdentity", "InvalidClientTokenId", "AWS_PROFILE"),
+            ("ListTasks", "ThrottlingException", "AWS_MAX_ATTEMPTS"),
+            ("DescribeTasks", "ServerException", "retry in a moment"),
+            ("GetRole", "UnknownOperationException", "--endpoint-url"),
+            ("ListTasks", "ClientError", "--debug"),
+            (
+                "ListTasks",
+                "InvalidParameterException",
+                "the value the message names",
+            ),
+        ] {
+            let text = e(operation, code).to_string();
+            assert!(text.starts_with(&format!("{operation} failed: {code}: the message; ")));
+            assert!(text.contains(fix), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
+}

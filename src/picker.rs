@@ -142,7 +142,12 @@ fn run_filter(command: &str, lines: &[String]) -> Result<String> {
 
 /// The candidate the filter command's answer names (its first line's first
 /// word); nothing chosen is a cancel.
-fn match_answer(noun: &str, command: &str, candidates: &[Candidate], answer: &str) -> Result<usize> {
+fn match_answer(
+    noun: &str,
+    command: &str,
+    candidates: &[Candidate],
+    answer: &str,
+) -> Result<usize> {
     let line = answer.lines().find(|l| !l.trim().is_empty());
     let Some(line) = line else {
         return Err(Error::Interrupted);
@@ -218,7 +223,10 @@ mod tests {
 
     #[test]
     fn the_flag_or_env_wins_over_the_config_and_blank_is_none() {
-        assert_eq!(filter_command(Some("fzf"), Some("peco")).as_deref(), Some("fzf"));
+        assert_eq!(
+            filter_command(Some("fzf"), Some("peco")).as_deref(),
+            Some("fzf")
+        );
         assert_eq!(filter_command(None, Some("peco")).as_deref(), Some("peco"));
         assert_eq!(filter_command(Some("  "), Some("peco")), None);
         assert_eq!(filter_command(None, None), None);
@@ -243,12 +251,17 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, Error::Interrupted), "{e}");
         assert_eq!(e.exit_code(), 130);
-        let e = choose("task", &t, Some("echo dddd4444"), false).await.unwrap_err();
+        let e = choose("task", &t, Some("echo dddd4444"), false)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not one of the tasks"), "{e}");
         let e = choose("task", &t, Some("/nonexistent/filter"), false)
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("cannot run the filter command"), "{e}");
+        assert!(
+            e.to_string().contains("cannot run the filter command"),
+            "{e}"
+        );
         let e = choose("task", &t, Some("no-such-filter-command --x"), false)
             .await
             .unwrap_err();

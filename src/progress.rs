@@ -56,10 +56,7 @@ fn allowed(
     no_progress: Option<&std::ffi::OsStr>,
     term: Option<&std::ffi::OsStr>,
 ) -> bool {
-    !quiet
-        && !debug
-        && no_progress.is_none_or(|v| v.is_empty())
-        && term.is_none_or(|t| t != "dumb")
+    !quiet && !debug && no_progress.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
 
 /// A spinner with a message, drawn on stderr once [`DELAY`] has passed.
@@ -189,7 +186,10 @@ mod tests {
         let inner = Arc::clone(spinner.inner.as_ref().unwrap());
         spinner.finish();
         std::thread::sleep(DELAY + Duration::from_millis(200));
-        assert!(!inner.shown.load(Ordering::Relaxed), "a finished spinner was shown");
+        assert!(
+            !inner.shown.load(Ordering::Relaxed),
+            "a finished spinner was shown"
+        );
     }
 
     #[test]
@@ -197,13 +197,19 @@ mod tests {
         let spinner = Spinner::start_on_terminal("slow".into());
         let inner = Arc::clone(spinner.inner.as_ref().unwrap());
         std::thread::sleep(DELAY / 2);
-        assert!(!inner.shown.load(Ordering::Relaxed), "shown before the delay");
+        assert!(
+            !inner.shown.load(Ordering::Relaxed),
+            "shown before the delay"
+        );
         // The thread wakes at DELAY; a loaded machine may run it later.
         let start = std::time::Instant::now();
         while !inner.shown.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(inner.shown.load(Ordering::Relaxed), "not shown after the delay");
+        assert!(
+            inner.shown.load(Ordering::Relaxed),
+            "not shown after the delay"
+        );
         spinner.finish();
         assert!(inner.bar.is_finished());
     }

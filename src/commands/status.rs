@@ -30,9 +30,10 @@ pub async fn run(app: &mut App, args: &StatusArgs) -> Result<i32> {
         .cluster(&target.cluster)
         .services(&service_name)
         .send();
-    let out = crate::progress::while_waiting(format!("describing service {service_name}"), describe)
-        .await
-        .map_err(|e| ecs_error(&aws, &target, "DescribeServices", e))?;
+    let out =
+        crate::progress::while_waiting(format!("describing service {service_name}"), describe)
+            .await
+            .map_err(|e| ecs_error(&aws, &target, "DescribeServices", e))?;
     let service = out
         .services
         .unwrap_or_default()

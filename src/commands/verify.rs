@@ -24,7 +24,10 @@ pub async fn run(app: &mut App, args: &VerifyArgs) -> Result<i32> {
         container: args.container.clone(),
     };
     let results = crate::progress::while_waiting(
-        format!("checking exec prerequisites and resources of {}", target.cluster),
+        format!(
+            "checking exec prerequisites and resources of {}",
+            target.cluster
+        ),
         verify::run(&aws, &input),
     )
     .await?;

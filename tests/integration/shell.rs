@@ -43,7 +43,10 @@ fn every_shell_gets_a_completion_script() {
         let out = run(ecsx().args(["completion", shell]));
         assert_code(&out, 0);
         assert!(stdout(&out).contains(marker), "{shell}: {}", stdout(&out));
-        assert!(stdout(&out).contains("verify"), "{shell} lacks the commands");
+        assert!(
+            stdout(&out).contains("verify"),
+            "{shell} lacks the commands"
+        );
     }
     let out = run(ecsx().args(["completion", "tcsh"]));
     assert_code(&out, 2);
@@ -58,9 +61,8 @@ fn the_bash_script_loads_and_completes_commands_and_flags() {
     // Sourced as a user would; then ask its completion function what it
     // offers for `ecsx ve<TAB>`, `ecsx exec --tas<TAB>` and `ecsx completion <TAB>`.
     let script = r#"
-set -e
-source <(ecsx completion bash)
-complete -p ecsx
+source <(ecsx completion bash) || exit 3
+complete -p ecsx || exit 4
 spec=$(complete -p ecsx)
 fn=$(printf '%s\n' "$spec" | sed -n 's/.*-F \([^ ]*\).*/\1/p')
 offer() {
@@ -80,7 +82,7 @@ offer ecsx completion ''
         .unwrap();
     assert_code(&out, 0);
     let text = stdout(&out);
-    assert!(text.contains("complete -F"), "{text}");
+    assert!(text.contains("-F _ecsx ecsx"), "{text}");
     let line = |prefix: &str| {
         text.lines()
             .find(|l| l.starts_with(prefix))
@@ -121,7 +123,14 @@ fn the_man_pages_render() {
     let page = dir.path().join("ecsx.1");
     std::fs::write(&page, &out.stdout).unwrap();
     let text = render(&page);
-    for part in ["NAME", "SYNOPSIS", "--quiet", "exec", "verify", "completion"] {
+    for part in [
+        "NAME",
+        "SYNOPSIS",
+        "--quiet",
+        "exec",
+        "verify",
+        "completion",
+    ] {
         assert!(text.contains(part), "ecsx(1) lacks {part}:\n{text}");
     }
 
@@ -137,7 +146,12 @@ fn the_man_pages_render() {
     let pages = dir.path().join("man1");
     let out = run(ecsx().args(["man", "--out-dir"]).arg(&pages));
     assert_code(&out, 0);
-    for name in ["ecsx.1", "ecsx-exec.1", "ecsx-verify.1", "ecsx-sandbox-serve.1"] {
+    for name in [
+        "ecsx.1",
+        "ecsx-exec.1",
+        "ecsx-verify.1",
+        "ecsx-sandbox-serve.1",
+    ] {
         assert!(pages.join(name).is_file(), "{name} not written");
     }
     render(&pages.join("ecsx-sandbox-serve.1"));
@@ -151,11 +165,17 @@ fn help_puts_global_flags_apart_and_ends_with_examples() {
     let out = run(ecsx().args(["tasks", "--help"]));
     assert_code(&out, 0);
     let text = stdout(&out);
-    let (own, global) = text.split_once("Global options:").expect("a global heading");
+    let (own, global) = text
+        .split_once("Global options:")
+        .expect("a global heading");
     assert!(own.contains("--all") && !own.contains("--region"), "{text}");
-    assert!(global.contains("--region") && global.contains("--quiet"), "{text}");
     assert!(
-        text.trim_end().ends_with("ecsx tasks -o tsv | cut -f1                 # just the task ids"),
+        global.contains("--region") && global.contains("--quiet"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("ecsx tasks -o tsv | cut -f1                 # just the task ids"),
         "{text}"
     );
 }
@@ -163,7 +183,10 @@ fn help_puts_global_flags_apart_and_ends_with_examples() {
 #[test]
 fn a_closed_pipe_ends_completion_quietly() {
     let out = Command::new("bash")
-        .args(["-c", "ecsx completion bash | true; echo \"${PIPESTATUS[0]}\""])
+        .args([
+            "-c",
+            "ecsx completion bash | true; echo \"${PIPESTATUS[0]}\"",
+        ])
         .env("PATH", path_with_ecsx())
         .output()
         .unwrap();

@@ -263,6 +263,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 Error::Exec(_) | Error::Timeout(_) | Error::Interrupted | Error::InExec(_) => e,
                 other => Error::InExec(Box::new(other)),
             }),
+        Command::Cp(args) => commands::cp::run(&mut app, &args)
+            .await
+            .map_err(|e| match e {
+                Error::Exec(_)
+                | Error::Copy(_)
+                | Error::Usage(_)
+                | Error::Timeout(_)
+                | Error::Interrupted
+                | Error::InExec(_) => e,
+                other => Error::InExec(Box::new(other)),
+            }),
         Command::Tasks(args) => commands::tasks::run(&mut app, &args).await,
         Command::Status(args) => commands::status::run(&mut app, &args).await,
         Command::Render(args) => commands::render::run(&mut app, &args),

@@ -69,10 +69,11 @@ pub struct GlobalArgs {
     )]
     pub filter_command: Option<String>,
 
-    /// No progress spinners on stderr (errors and warnings still show)
+    /// No progress on stderr, no closing summaries (errors and warnings still show)
     ///
-    /// Spinners appear only when stderr is a terminal and a wait lasts over
-    /// 300 ms; ECSX_NO_PROGRESS=1 and TERM=dumb turn them off as well.
+    /// Spinners and cp's progress bar appear only when stderr is a terminal
+    /// (spinners once a wait lasts over 300 ms); ECSX_NO_PROGRESS=1 and
+    /// TERM=dumb turn them off as well. cp's summary line goes too.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 }
@@ -82,6 +83,9 @@ pub enum Command {
     /// Run a command in a running task's container through ECS Exec
     #[command(after_long_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
+    /// Copy files and folders into or out of a running task's container
+    #[command(after_long_help = CP_EXAMPLES)]
+    Cp(CpArgs),
     /// List the service's tasks
     #[command(after_long_help = TASKS_EXAMPLES)]
     Tasks(TasksArgs),
@@ -109,6 +113,11 @@ const EXEC_EXAMPLES: &str = "Examples:
   ecsx exec                                  # a shell; asks which task when several run
   ecsx exec --task-id 3f2a --container app -- ls -la /app
   echo 'puts User.count' | ecsx exec --pipe 'rails runner -'";
+
+const CP_EXAMPLES: &str = "Examples:
+  ecsx cp ./seed.sql :/tmp/seed.sql           # into the container of the picked task
+  ecsx cp 3f2a:/app/log/ ./logs/              # a folder out of task 3f2a
+  ecsx cp :/app/config.yml - | less";
 
 const TASKS_EXAMPLES: &str = "Examples:
   ecsx tasks
@@ -229,6 +238,38 @@ pub struct ExecArgs {
     /// The command and its arguments, each kept exactly
     #[arg(last = true, value_name = "CMD")]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// What to copy: a local path, `-` (stdin), or `[TASK]:PATH` in a container
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Where to: a local path, `-` (stdout), or `[TASK]:PATH` in a container
+    #[arg(value_name = "DST")]
+    pub destination: String,
+
+    /// The task when `:PATH` names none: an id, an ARN or a unique id prefix
+    #[arg(long, visible_alias = "id", value_name = "ID")]
+    pub task_id: Option<String>,
+
+    /// The container (default: the first one in the task's definition)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Don't gzip downloads on the wire (by default they are when the image
+    /// has gzip and the data compresses)
+    #[arg(long)]
+    pub no_compress: bool,
+
+    /// Bound the whole copy (default: the config's timeout, 10m; 0 for none)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Skip the pre-flight checks (IAM, KMS, task definition) before ExecuteCommand
+    #[arg(long)]
+    pub skip_verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -116,6 +116,11 @@ pub enum Error {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 
+    /// `cp` could not copy: a path, a permission, space, a tool the image
+    /// lacks, or bytes that did not match.
+    #[error("{0}")]
+    Copy(String),
+
     /// `exec` could not run the command (exit 255, as ssh).
     #[error("{0}")]
     Exec(String),
@@ -158,6 +163,7 @@ impl Error {
             | Error::Task(_)
             | Error::Aws { .. }
             | Error::Io(_)
+            | Error::Copy(_)
             | Error::Sandbox(_) => exit::AWS,
             Error::Exec(_) | Error::InExec(_) => exit::EXEC_FAILURE,
             Error::Timeout(_) => exit::TIMEOUT,

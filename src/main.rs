@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     // in wall time, and less CPU; docs/benchmarks.md). The rest fan out
     // AWS calls and parse their answers on every core.
     let mut builder = match cli.command {
-        ecsx::cli::Command::Exec(_) => tokio::runtime::Builder::new_current_thread(),
+        ecsx::cli::Command::Exec(_) | ecsx::cli::Command::Cp(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = match builder.enable_all().build() {

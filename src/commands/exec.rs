@@ -164,8 +164,8 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
     .await?;
     let input = match (plan.mode, plan.input) {
         (Mode::Interactive, _) => Input::Terminal,
-        (Mode::Pipe, Some(bytes)) => Input::Bytes(bytes),
-        (Mode::Pipe, None) => Input::Stdin,
+        (Mode::Pipe | Mode::Upload, Some(bytes)) => Input::Bytes(bytes),
+        (Mode::Pipe | Mode::Upload, None) => Input::Stdin,
         (Mode::OneOff, _) => Input::None,
     };
     let options = RunOptions {

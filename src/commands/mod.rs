@@ -2,6 +2,7 @@
 //! parsed arguments and returns the exit code.
 
 pub mod completion;
+pub mod cp;
 pub mod exec;
 pub mod man;
 pub mod render;

@@ -2,6 +2,7 @@
 //! data channel and back.
 
 pub mod channel;
+pub mod copy;
 pub mod run;
 pub mod session;
 pub mod target;

@@ -303,7 +303,7 @@ async fn pump(
                 Ok(Some(SessionEvent::Stderr(bytes))) => stderr(&bytes),
                 Ok(Some(SessionEvent::Notice(text))) => stderr(format!("ecsx: {text}\n").as_bytes()),
                 Ok(Some(SessionEvent::Started)) => {
-                    if mode == Mode::Pipe {
+                    if matches!(mode, Mode::Pipe | Mode::Upload) {
                         if let Some(source) = input.take() {
                             let handle = session.input();
                             let progress = on_input.take();

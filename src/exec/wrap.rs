@@ -12,7 +12,8 @@
 //! 4. runs it in a subshell (stdin from /dev/null in one-off mode, from the
 //!    base64-decoded terminal input with `--pipe`, the terminal itself when
 //!    interactive), and
-//! 5. prints an *exit* line with `$?`.
+//! 5. prints an *exit* line with `$?` (one-off and pipe modes keep a Ctrl-C
+//!    handler so that the shell outlives an interrupt of the command).
 //!
 //! Every marker carries a per-run random nonce, so no command output can
 //! forge one. [`OutputFilter`] strips the markers, sends what came before the
@@ -32,6 +33,10 @@ pub enum Mode {
     Pipe,
     /// A terminal session: raw input, the remote terminal as is.
     Interactive,
+    /// As `Pipe`, for callers that read only their own marked lines (`cp`):
+    /// without `stty` it goes on, and the terminal's echo of the input then
+    /// comes back as output.
+    Upload,
 }
 
 /// Quote one argument for `sh`.
@@ -71,14 +76,21 @@ pub fn remote_command(command: &str, mode: Mode, nonce: &str) -> String {
     let ready = marker(nonce, "ready");
     let exit = marker(nonce, "exit");
     let check = format!("command -v base64 >/dev/null 2>&1 || {{ echo {nob64}; exit 127; }}; ");
+    // Ctrl-C reaches the whole foreground group: this shell survives it (a
+    // handler, not an ignore, so the command gets the default action back)
+    // and still reports the command's status.
+    let survive = "trap : INT; ";
     let decode = format!("c=$(echo {b64} | base64 -d) || exit 127; ");
     let report = format!("printf \"\\n{exit}%d\\n\" $?");
     let script = match mode {
         Mode::OneOff => format!(
-            "{check}stty -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}( eval \"$c\" ) </dev/null; {report}"
+            "{check}{survive}stty -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}sh -c \"$c\" </dev/null; {report}"
         ),
         Mode::Pipe => format!(
-            "{check}stty -echo -onlcr 2>/dev/null || {{ echo {nostty}; exit 127; }}; echo {ready}r; {decode}base64 -d | ( eval \"$c\" ); {report}"
+            "{check}{survive}stty -echo -onlcr 2>/dev/null || {{ echo {nostty}; exit 127; }}; echo {ready}r; {decode}base64 -d | sh -c \"$c\"; {report}"
+        ),
+        Mode::Upload => format!(
+            "{check}{survive}stty -echo -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}base64 -d | sh -c \"$c\"; {report}"
         ),
         Mode::Interactive => format!("{check}{decode}( eval \"$c\" ); {report}"),
     };
@@ -381,7 +393,7 @@ mod tests {
         assert!(cmd.contains(&format!("__ecsx_{N}_exit")));
         let pipe = remote_command("cat", Mode::Pipe, N);
         assert!(pipe.contains("stty -echo -onlcr"));
-        assert!(pipe.contains("base64 -d | ( eval"));
+        assert!(pipe.contains("base64 -d | sh -c"));
     }
 
     #[test]

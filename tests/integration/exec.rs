@@ -585,3 +585,81 @@ fn a_filter_command_picks_the_task_without_a_terminal() {
         &["/nonexistent/peco", "ECSPRESSO_FILTER_COMMAND"],
     );
 }
+
+#[test]
+fn ctrl_c_during_a_one_off_command_leaves_no_echo_in_stdout() {
+    let (_d, sb) = one_task("");
+    let mut child = exec(&sb)
+        .args([
+            "--command",
+            "trap 'echo caught; exit 3' INT; echo started; while :; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the command to run, then interrupt ecsx as a terminal would.
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    // (A trailing newline is held back until more output shows it is not
+    // the one before the exit marker.)
+    while !seen.starts_with(b"started") {
+        use std::io::Read as _;
+        let n = stdout_pipe.read(&mut buf).unwrap();
+        assert!(n > 0, "ecsx ended before the command started");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // SAFETY: kill has no memory arguments.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut rest = Vec::new();
+    use std::io::Read as _;
+    stdout_pipe.read_to_end(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    seen.extend_from_slice(&rest);
+    assert_eq!(String::from_utf8_lossy(&seen), "started\ncaught\n");
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn a_stdout_nobody_reads_still_times_out_with_124() {
+    let (_d, sb) = one_task("");
+    // stdout is a pipe that is never read: the command's output fills it
+    // and ecsx's writes block; --timeout must still end the session.
+    let mut child = exec(&sb)
+        .args([
+            "--timeout",
+            "3s",
+            "--",
+            "sh",
+            "-c",
+            "yes ecsx-blocked-output",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("ecsx did not end with its stdout blocked");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(124));
+    let mut err = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("--timeout 3s"), "{err}");
+}

@@ -3,6 +3,7 @@
 //! one module per area, a shared helper module.
 
 mod common;
+mod cp;
 mod errors;
 mod exec;
 mod interactive;

@@ -107,6 +107,10 @@ impl App {
         if self.config.is_none() {
             let path = config::locate(self.global.config.as_deref(), &self.cwd)?;
             let config = Config::load_with(&path, &self.ext_vars()?)?;
+            crate::picker::set_filter_command(crate::picker::filter_command(
+                self.global.filter_command.as_deref(),
+                config.filter_command.as_deref(),
+            ));
             for warning in &config.warnings {
                 eprintln!("ecsx: warning: {warning}");
             }
@@ -284,6 +288,11 @@ impl App {
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     crate::aws::set_debug(cli.global.debug);
+    crate::progress::set_quiet(cli.global.quiet);
+    crate::picker::set_filter_command(crate::picker::filter_command(
+        cli.global.filter_command.as_deref(),
+        None,
+    ));
     let mut app = App::new(cli.global);
     app.no_aws_lookups = matches!(cli.command, Command::Sandbox(_));
     match cli.command {
@@ -312,5 +321,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Sandbox(SandboxCommand::Serve(args)) => {
             commands::sandbox::serve(&mut app, &args).await
         }
+        Command::Completion(args) => commands::completion::run(&args),
+        Command::Man(args) => commands::man::run(&args),
     }
 }

@@ -56,6 +56,7 @@ pub struct AwsSettings {
 pub struct Aws {
     pub sdk: SdkConfig,
     pub region: String,
+    /// For `--debug`: the override, or ECS's regional endpoint.
     pub endpoint: String,
 }
 
@@ -137,48 +138,95 @@ impl Aws {
         E: ProvideErrorMetadata + StdError + 'static,
         R: std::fmt::Debug,
     {
-        match &err {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
+        sdk_error(&self.sdk, operation, &err)
+    }
+}
+
+/// The endpoint an operation goes to: the override, else AWS's regional one.
+pub fn endpoint_for(sdk: &SdkConfig, operation: &str) -> String {
+    match sdk.endpoint_url() {
+        Some(url) => url.to_string(),
+        None => {
+            let action = crate::error::iam_action(operation);
+            let service = action.split(':').next().unwrap_or("ecs");
+            let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+            format!("https://{service}.{region}.amazonaws.com")
+        }
+    }
+}
+
+/// Turn any SDK failure into ecsx's error: AWS's code and message for
+/// service errors, "cannot reach" for the network, missing credentials as
+/// such; never the SDK's `Debug` text (that goes to `--debug` only, and
+/// holds no credentials).
+pub fn sdk_error<E, R>(sdk: &SdkConfig, operation: &'static str, err: &SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            Error::Aws {
+                operation,
+                code: inner.code().unwrap_or("Unknown").to_string(),
+                message: one_line(inner.message().unwrap_or("no message")),
+            }
+        }
+        _ => {
+            let chain = error_chain(err);
+            crate::debug!("{operation}: {chain}");
+            let lower = chain.to_ascii_lowercase();
+            if lower.contains("credential")
+                && (lower.contains("no credentials")
+                    || lower.contains("failed to load")
+                    || lower.contains("not loaded")
+                    || lower.contains("provider"))
+            {
+                Error::NoCredentials
+            } else if let SdkError::TimeoutError(_) = err {
+                Error::Unreachable {
+                    endpoint: endpoint_for(sdk, operation),
+                    operation,
+                    message: "timed out".into(),
+                }
+            } else if let SdkError::DispatchFailure(_) = err {
+                Error::Unreachable {
+                    endpoint: endpoint_for(sdk, operation),
+                    operation,
+                    message: short_cause(&chain),
+                }
+            } else {
                 Error::Aws {
                     operation,
-                    code: inner.code().unwrap_or("Unknown").to_string(),
-                    message: inner.message().unwrap_or("no message").to_string(),
-                }
-            }
-            _ => {
-                let chain = error_chain(&err);
-                crate::debug!("{operation}: {chain}");
-                let lower = chain.to_ascii_lowercase();
-                if lower.contains("credential")
-                    && (lower.contains("no credentials")
-                        || lower.contains("failed to load")
-                        || lower.contains("not loaded")
-                        || lower.contains("provider"))
-                {
-                    Error::NoCredentials
-                } else if let SdkError::TimeoutError(_) = err {
-                    Error::Unreachable {
-                        endpoint: self.endpoint.clone(),
-                        operation,
-                        message: "timed out".into(),
-                    }
-                } else if let SdkError::DispatchFailure(_) = err {
-                    Error::Unreachable {
-                        endpoint: self.endpoint.clone(),
-                        operation,
-                        message: short_cause(&chain),
-                    }
-                } else {
-                    Error::Aws {
-                        operation,
-                        code: "ClientError".into(),
-                        message: short_cause(&chain),
-                    }
+                    code: "ClientError".into(),
+                    message: short_cause(&chain),
                 }
             }
         }
     }
+}
+
+/// The cause of an SDK failure without the operation, for messages that
+/// name it themselves: `AccessDeniedException: ...`, `cannot reach URL:
+/// Connection refused (os error 111)`.
+pub fn sdk_cause<E, R>(sdk: &SdkConfig, operation: &'static str, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug,
+{
+    match sdk_error(sdk, operation, err) {
+        Error::Aws { code, message, .. } => format!("{code}: {message}"),
+        Error::Unreachable {
+            endpoint, message, ..
+        } => format!("cannot reach {endpoint}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// Text on one line: newlines and runs of blanks become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Every message down an error's source chain, joined.
@@ -203,4 +251,34 @@ fn short_cause(chain: &str) -> String {
         .unwrap_or(chain)
         .trim()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_made_one_line() {
+        assert_eq!(one_line("a\n  b\tc  "), "a b c");
+    }
+
+    #[test]
+    fn the_endpoint_named_is_the_operations_service() {
+        let sdk = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .build();
+        assert_eq!(
+            endpoint_for(&sdk, "ResumeSession"),
+            "https://ssm.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint_for(&sdk, "ListTasks"),
+            "https://ecs.eu-west-1.amazonaws.com"
+        );
+        let sdk = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:4566")
+            .build();
+        assert_eq!(endpoint_for(&sdk, "GetRole"), "http://127.0.0.1:4566");
+    }
 }

@@ -16,8 +16,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes.
+/// Flags every command takes, shown under their own heading in `--help`.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The ecspresso config file
     ///
@@ -86,28 +87,130 @@ pub struct GlobalArgs {
         value_delimiter = ';'
     )]
     pub ext_code: Vec<String>,
+    /// Choose tasks with this command instead of the numbered prompt
+    ///
+    /// As ecspresso's: the candidate lines go to its stdin (`peco`, `fzf`,
+    /// or `head -1` in a script), the line it prints is the choice, and an
+    /// empty answer cancels (exit 130). Overrides the config's
+    /// `filter_command:`.
+    #[arg(
+        long,
+        global = true,
+        env = "ECSPRESSO_FILTER_COMMAND",
+        value_name = "CMD"
+    )]
+    pub filter_command: Option<String>,
+
+    /// No progress on stderr, no closing summaries (errors and warnings still show)
+    ///
+    /// Spinners and cp's progress bar appear only when stderr is a terminal
+    /// (spinners once a wait lasts over 300 ms); ECSX_NO_PROGRESS=1 and
+    /// TERM=dumb turn them off as well. cp's summary line goes too.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a running task's container through ECS Exec
+    #[command(after_long_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
     /// Copy files and folders into or out of a running task's container
+    #[command(after_long_help = CP_EXAMPLES)]
     Cp(CpArgs),
     /// Forward local ports to a port on a task, or to a host the task can reach
-    #[command(name = "port-forward")]
+    #[command(name = "port-forward", after_long_help = PORT_FORWARD_EXAMPLES)]
     PortForward(PortForwardArgs),
     /// List the service's tasks
+    #[command(after_long_help = TASKS_EXAMPLES)]
     Tasks(TasksArgs),
     /// Show the service's state, deployments and events
+    #[command(after_long_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// Print the rendered config or definitions as JSON
+    #[command(after_long_help = RENDER_EXAMPLES)]
     Render(RenderArgs),
     /// Check every ECS Exec prerequisite and every resource the definitions name
+    #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// The local emulator of the AWS APIs ecsx uses
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = SANDBOX_EXAMPLES)]
     Sandbox(SandboxCommand),
+    /// Print a shell completion script (README: where each shell looks)
+    #[command(after_long_help = COMPLETION_EXAMPLES)]
+    Completion(CompletionArgs),
+    /// Print the man page (or write one page per command with --out-dir)
+    #[command(after_long_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const EXEC_EXAMPLES: &str = "Examples:
+  ecsx exec                                  # a shell; asks which task when several run
+  ecsx exec --task-id 3f2a --container app -- ls -la /app
+  echo 'puts User.count' | ecsx exec --pipe 'rails runner -'
+  ecsx exec --all-tasks --parallel 4 -- cat /etc/hostname   # every task; the worst status wins";
+
+const CP_EXAMPLES: &str = "Examples:
+  ecsx cp ./seed.sql :/tmp/seed.sql           # into the container of the picked task
+  ecsx cp 3f2a:/app/log/ ./logs/              # a folder out of task 3f2a
+  ecsx cp :/app/config.yml - | less";
+
+const PORT_FORWARD_EXAMPLES: &str = "Examples:
+  ecsx port-forward --local-port 15432 --port 5432 --host db.internal   # then psql -h 127.0.0.1 -p 15432
+  ecsx port-forward -L 8080:localhost:80 -L 0:cache.internal:6379       # two forwards; addresses on stdout
+  ecsx exec --port-forward --local-port 8080 --port 80                  # ecspresso v2's spelling";
+
+const TASKS_EXAMPLES: &str = "Examples:
+  ecsx tasks
+  ecsx tasks --all -o json
+  ecsx tasks -o tsv | cut -f1                 # just the task ids";
+
+const STATUS_EXAMPLES: &str = "Examples:
+  ecsx status
+  ecsx status --events 30
+  ecsx --config prod/ecspresso.yml status -o json";
+
+const RENDER_EXAMPLES: &str = "Examples:
+  ecsx render                                 # the task definition
+  ecsx render service-definition
+  ecsx render config | jq .cluster";
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  ecsx verify
+  ecsx verify --task-id 3f2a --strict
+  ecsx verify -o junit > verify.xml";
+
+const SANDBOX_EXAMPLES: &str = "Examples:
+  ecsx sandbox serve                          # prints the endpoint URL first
+  ecsx sandbox serve --world world.yml --addr 127.0.0.1:4566
+  ecsx --sandbox tasks                        # one command against a throwaway sandbox";
+
+const COMPLETION_EXAMPLES: &str = "Examples:
+  ecsx completion bash > ~/.local/share/bash-completion/completions/ecsx
+  ecsx completion zsh > ~/.zfunc/_ecsx        # with fpath+=~/.zfunc before compinit
+  ecsx completion fish > ~/.config/fish/completions/ecsx.fish";
+
+const MAN_EXAMPLES: &str = "Examples:
+  ecsx man | man -l -
+  ecsx man exec | man -l -
+  sudo ecsx man --out-dir /usr/local/share/man/man1";
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print this command's page (ecsx-exec(1)) instead of ecsx(1)
+    #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]
+    pub command: Option<String>,
+
+    /// Write ecsx.1 and one page per command into this folder
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -274,10 +377,6 @@ pub struct CpArgs {
     #[arg(long)]
     pub no_compress: bool,
 
-    /// No progress bar and no summary line
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-
     /// Bound the whole copy (default: the config's timeout, 10m; 0 for none)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -371,5 +470,52 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_have_their_own_heading_in_every_command() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut commands = vec![cmd.clone()];
+        // clap's own `help` command takes no flags.
+        commands.extend(
+            cmd.get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .cloned(),
+        );
+        for c in &commands {
+            for id in ["config", "region", "profile", "debug", "quiet", "no_color"] {
+                let arg = c
+                    .get_arguments()
+                    .find(|a| a.get_id() == id)
+                    .unwrap_or_else(|| panic!("{} lacks --{id}", c.get_name()));
+                assert_eq!(arg.get_help_heading(), Some("Global options"), "{id}");
+            }
+            // A command's own flags stay under the default heading.
+            for arg in c.get_arguments().filter(|a| !a.is_global_set()) {
+                assert_ne!(arg.get_help_heading(), Some("Global options"));
+            }
+        }
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Global options:"), "{help}");
+    }
+
+    #[test]
+    fn every_command_ends_its_long_help_with_examples() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        for sub in cmd.get_subcommands_mut().filter(|c| c.get_name() != "help") {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            let tail = help
+                .rsplit_once("Examples:")
+                .unwrap_or_else(|| panic!("{name}: no examples:\n{help}"))
+                .1;
+            let examples: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert!((2..=3).contains(&examples.len()), "{name}: {examples:?}");
+            for line in examples {
+                assert!(line.contains("ecsx "), "{name}: {line}");
+            }
+        }
     }
 }

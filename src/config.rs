@@ -23,7 +23,7 @@ pub const DEFAULT_NAMES: [&str; 4] = [
 ];
 
 /// Keys ecsx reads.
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     "region",
     "cluster",
     "service",
@@ -32,13 +32,13 @@ const KNOWN_KEYS: [&str; 8] = [
     "timeout",
     "plugins",
     "required_version",
+    "filter_command",
 ];
 
 /// Keys only ecspresso's deploy side uses: ecsx notes them and goes on.
-const DEPLOY_KEYS: [&str; 6] = [
+const DEPLOY_KEYS: [&str; 5] = [
     "appspec",
     "codedeploy",
-    "filter_command",
     "ignore",
     "force_new_deployment",
     "wait_until",
@@ -59,6 +59,9 @@ pub struct Config {
     pub timeout: Option<Duration>,
     pub plugins: Vec<Plugin>,
     pub required_version: Option<String>,
+    /// ecspresso's `filter_command:` (deprecated there in favour of
+    /// ECSPRESSO_FILTER_COMMAND, which wins): picks tasks (`picker`).
+    pub filter_command: Option<String>,
     /// Notices for the user (unknown keys, deploy-only keys...).
     pub warnings: Vec<String>,
 }
@@ -178,6 +181,7 @@ impl Config {
             timeout: Some(DEFAULT_TIMEOUT),
             plugins: Vec::new(),
             required_version: None,
+            filter_command: None,
             warnings: Vec::new(),
         };
         for (key, value) in map {
@@ -244,6 +248,7 @@ impl Config {
             "required_version" => {
                 self.required_version = string(&value)?;
             }
+            "filter_command" => self.filter_command = string(&value)?,
             "plugins" => self.plugins = parse_plugins(&value).map_err(bad)?,
             _ if DEPLOY_KEYS.contains(&key) => {
                 self.warnings.push(format!(

@@ -103,8 +103,9 @@ pub enum Error {
     #[error("{0}")]
     Task(String),
 
-    /// Any other AWS API error.
-    #[error("{operation} failed: {code}: {message}")]
+    /// Any other AWS API error: the operation, AWS's code and message, and
+    /// what to do about it ([`aws_fix`]).
+    #[error("{operation} failed: {code}: {message}; {}", aws_fix(operation, code))]
     Aws {
         operation: &'static str,
         code: String,
@@ -196,5 +197,149 @@ impl Error {
     }
 }
 
+/// The IAM action of an AWS operation ecsx calls (`ecs:ListTasks`).
+pub fn iam_action(operation: &str) -> String {
+    let service = match operation {
+        "GetCallerIdentity" => "sts",
+        "SimulatePrincipalPolicy" | "GetRole" => "iam",
+        "DescribeKey" | "GenerateDataKey" => "kms",
+        "DescribeImages" => "ecr",
+        "DescribeSecret" => "secretsmanager",
+        "GetParameters" | "ResumeSession" | "TerminateSession" | "StartSession" => "ssm",
+        "DescribeLogGroups" => "logs",
+        "DescribeTargetGroups" => "elasticloadbalancing",
+        op if op.starts_with("DescribeVpc")
+            || op.starts_with("DescribeSubnet")
+            || op.starts_with("DescribeRouteTable")
+            || op.starts_with("DescribeNetwork")
+            || op.starts_with("DescribeSecurityGroup") =>
+        {
+            "ec2"
+        }
+        _ => "ecs",
+    };
+    format!("{service}:{operation}")
+}
+
+/// What to do about an AWS error, from its code: the last part of the one
+/// line every AWS failure is shown as.
+pub fn aws_fix(operation: &str, code: &str) -> String {
+    const DENIED: &[&str] = &[
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "NotAuthorized",
+    ];
+    const EXPIRED: &[&str] = &[
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "TokenRefreshRequired",
+    ];
+    const BAD_CREDENTIALS: &[&str] = &[
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+    ];
+    const THROTTLED: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    ];
+    const SERVER: &[&str] = &[
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    ];
+    const UNKNOWN_OPERATION: &[&str] = &[
+        "UnknownOperationException",
+        "UnknownOperation",
+        "InvalidAction",
+    ];
+    if DENIED.contains(&code) {
+        format!(
+            "allow {} to the identity ecsx runs as (`aws sts get-caller-identity` shows which)",
+            iam_action(operation)
+        )
+    } else if EXPIRED.contains(&code) {
+        "the credentials have expired: refresh them (`aws sso login`, or a new AWS_SESSION_TOKEN)"
+            .into()
+    } else if BAD_CREDENTIALS.contains(&code) {
+        "AWS does not accept these credentials: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the clock"
+            .into()
+    } else if THROTTLED.contains(&code) {
+        "AWS is throttling the calls: wait a moment and retry, or raise AWS_MAX_ATTEMPTS".into()
+    } else if SERVER.contains(&code) {
+        "AWS had an internal error: retry in a moment".into()
+    } else if UNKNOWN_OPERATION.contains(&code) {
+        format!("the endpoint does not serve {operation}: check --endpoint-url / AWS_ENDPOINT_URL")
+    } else if code == "ClientError" {
+        "run again with --debug to see the whole cause".into()
+    } else {
+        "check the value the message names (in the config or the flags); --debug shows each call"
+            .into()
+    }
+}
+
 /// Result with ecsx's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_errors_are_one_line_with_the_operation_the_cause_and_a_fix() {
+        let e = |operation, code: &str| Error::Aws {
+            operation,
+            code: code.into(),
+            message: "the message".into(),
+        };
+        let text = e("ListTasks", "AccessDeniedException").to_string();
+        assert_eq!(
+            text,
+            "ListTasks failed: AccessDeniedException: the message; allow ecs:ListTasks to the identity ecsx runs as (`aws sts get-caller-identity` shows which)"
+        );
+        for (operation, code, fix) in [
+            ("GetRole", "AccessDenied", "allow iam:GetRole"),
+            (
+                "ResumeSession",
+                "AccessDeniedException",
+                "allow ssm:ResumeSession",
+            ),
+            (
+                "DescribeVpcEndpoints",
+                "UnauthorizedOperation",
+                "allow ec2:DescribeVpcEndpoints",
+            ),
+            ("ListTasks", "ExpiredTokenException", "expired"),
+            ("GetCallerIdentity", "InvalidClientTokenId", "AWS_PROFILE"),
+            ("ListTasks", "ThrottlingException", "AWS_MAX_ATTEMPTS"),
+            ("DescribeTasks", "ServerException", "retry in a moment"),
+            ("GetRole", "UnknownOperationException", "--endpoint-url"),
+            ("ListTasks", "ClientError", "--debug"),
+            (
+                "ListTasks",
+                "InvalidParameterException",
+                "the value the message names",
+            ),
+        ] {
+            let text = e(operation, code).to_string();
+            assert!(text.starts_with(&format!("{operation} failed: {code}: the message; ")));
+            assert!(text.contains(fix), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
+}

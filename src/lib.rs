@@ -13,6 +13,8 @@ pub mod error;
 pub mod exec;
 pub mod output;
 pub mod port;
+pub mod picker;
+pub mod progress;
 pub mod protocol;
 pub mod remote;
 pub mod sandbox;

@@ -5,6 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `ecsx --version` alone: answered before clap builds the whole command
+    // line (its allocations and code are most of what start-up costs after
+    // loading); the same text clap prints.
+    if let Some(version) = version_only(std::env::args_os().skip(1)) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{version}");
+        return ExitCode::SUCCESS;
+    }
     let cli = match ecsx::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,4 +60,33 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// `Some("ecsx VERSION")` when the arguments are exactly `--version` or `-V`.
+fn version_only(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    let first = args.next()?;
+    if args.next().is_some() || (first != "--version" && first != "-V") {
+        return None;
+    }
+    Some(format!("ecsx {}", env!("CARGO_PKG_VERSION")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_fast_version_is_claps() {
+        let clap = ecsx::cli::Cli::command().render_version();
+        let ours = version_only(["--version".into()].into_iter()).unwrap();
+        assert_eq!(format!("{ours}\n"), clap);
+        assert_eq!(version_only(["-V".into()].into_iter()), Some(ours));
+        assert_eq!(
+            version_only(["--version".into(), "tasks".into()].into_iter()),
+            None
+        );
+        assert_eq!(version_only(["tasks".into()].into_iter()), None);
+        assert_eq!(version_only(std::iter::empty()), None);
+    }
 }

@@ -57,7 +57,8 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
     if !args.skip_verify {
         target::verify_preflight(&aws, &target, &chosen).await?;
     }
-    let show = !args.quiet && std::io::stderr().is_terminal();
+    // As every progress display: a terminal, no --quiet / --debug / opt-out.
+    let show = crate::progress::enabled();
     let progress = show.then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -105,7 +106,7 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
             chosen.task_id
         );
     }
-    if !args.quiet {
+    if !app.global.quiet {
         eprintln!("ecsx: {}", summary(&report, started.elapsed()));
     }
     Ok(0)

@@ -157,7 +157,11 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
     );
 
     let deadline = run::deadline(timeout);
-    let session = ExecSession::start(&aws, &target, &chosen, &plan.command, plan.mode).await?;
+    let session = crate::progress::while_waiting(
+        "opening the session (ExecuteCommand, then the data channel)",
+        ExecSession::start(&aws, &target, &chosen, &plan.command, plan.mode),
+    )
+    .await?;
     let input = match (plan.mode, plan.input) {
         (Mode::Interactive, _) => Input::Terminal,
         (Mode::Pipe | Mode::Upload, Some(bytes)) => Input::Bytes(bytes),

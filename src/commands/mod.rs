@@ -1,9 +1,11 @@
 //! One module per command. Each takes the [`App`](crate::app::App) and its
 //! parsed arguments and returns the exit code.
 
+pub mod completion;
 pub mod cp;
 pub mod exec;
 pub mod port_forward;
+pub mod man;
 pub mod render;
 pub mod sandbox;
 pub mod status;

@@ -24,14 +24,16 @@ pub async fn run(app: &mut App, args: &StatusArgs) -> Result<i32> {
         config_label: app.config_label(),
     };
     let aws = app.aws().await?.clone();
-    let out = aws
+    let describe = aws
         .ecs()
         .describe_services()
         .cluster(&target.cluster)
         .services(&service_name)
-        .send()
-        .await
-        .map_err(|e| ecs_error(&aws, &target, "DescribeServices", e))?;
+        .send();
+    let out =
+        crate::progress::while_waiting(format!("describing service {service_name}"), describe)
+            .await
+            .map_err(|e| ecs_error(&aws, &target, "DescribeServices", e))?;
     let service = out
         .services
         .unwrap_or_default()

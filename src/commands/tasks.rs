@@ -11,6 +11,7 @@ use crate::cli::{TableFormat, TasksArgs};
 use crate::ecs::{self, exec_readiness, local_time, task_definition_label, task_id};
 use crate::error::Result;
 use crate::output::{cell, color_enabled, colored, Color, Table};
+use crate::progress;
 
 pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
     let target = app.target()?;
@@ -21,15 +22,19 @@ pub async fn run(app: &mut App, args: &TasksArgs) -> Result<i32> {
         columns: columns(&task),
         json: json.then(|| task_json(&task)),
     };
+    let waiting = format!("listing the tasks of {}", ecs::scope_label(&target));
     let tasks: Vec<Row> = match &args.task_id {
-        Some(id) => vec![to_row(ecs::find_task(&aws, &target, id, true).await?)],
+        Some(id) => vec![to_row(
+            progress::while_waiting(waiting, ecs::find_task(&aws, &target, id, true)).await?,
+        )],
         None => {
             let statuses: &[DesiredStatus] = if args.all {
                 &[DesiredStatus::Running, DesiredStatus::Stopped]
             } else {
                 &[DesiredStatus::Running]
             };
-            ecs::list_tasks_as(&aws, &target, statuses, to_row).await?
+            progress::while_waiting(waiting, ecs::list_tasks_as(&aws, &target, statuses, to_row))
+                .await?
         }
     };
     if tasks.is_empty() && args.output == TableFormat::Table {

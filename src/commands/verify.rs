@@ -23,7 +23,14 @@ pub async fn run(app: &mut App, args: &VerifyArgs) -> Result<i32> {
         task_id: args.task_id.clone(),
         container: args.container.clone(),
     };
-    let results = verify::run(&aws, &input).await?;
+    let results = crate::progress::while_waiting(
+        format!(
+            "checking exec prerequisites and resources of {}",
+            target.cluster
+        ),
+        verify::run(&aws, &input),
+    )
+    .await?;
     let ctx = report::Context {
         cluster: target.cluster.clone(),
         service,

@@ -1,10 +1,9 @@
 //! Which container a session goes into: the task (by id, ARN or prefix, the
-//! only running one, or the numbered picker), the container (the flag, else
+//! only running one, or the picker of [`crate::picker`]), the container (the flag, else
 //! the first container of the task's own definition), the checks visible on
 //! the task, verify's pre-flight rows, and watching the task while a session
 //! runs. exec, cp, the fan-out and port-forward all choose through here.
 
-use std::io::Write;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{DesiredStatus, Task};
@@ -12,6 +11,8 @@ use aws_sdk_ecs::types::{DesiredStatus, Task};
 use crate::aws::Aws;
 use crate::ecs::{self, exec_readiness, last_segment, local_time, task_id, Target};
 use crate::error::{Error, Result};
+use crate::picker::{self, Candidate, Choice};
+use crate::progress;
 
 fn exec_error(message: impl Into<String>) -> Error {
     Error::Exec(message.into())
@@ -88,7 +89,8 @@ pub async fn running_tasks(aws: &Aws, target: &Target) -> Result<Vec<Task>> {
     Ok(tasks)
 }
 
-/// Pick the task: by id/prefix, the only running one, or ask.
+/// Pick the task: by id/prefix, the only running one, or the picker (the
+/// filter command, else the numbered prompt when `can_prompt`).
 pub async fn choose_task(
     aws: &Aws,
     target: &Target,
@@ -96,9 +98,17 @@ pub async fn choose_task(
     can_prompt: bool,
 ) -> Result<Task> {
     if let Some(id) = id {
-        return ecs::find_task(aws, target, id, false).await;
+        return progress::while_waiting(
+            format!("looking up task {id}"),
+            ecs::find_task(aws, target, id, false),
+        )
+        .await;
     }
-    let mut tasks = running_tasks(aws, target).await?;
+    let mut tasks = progress::while_waiting(
+        format!("listing the running tasks of {}", ecs::scope_label(target)),
+        running_tasks(aws, target),
+    )
+    .await?;
     match tasks.len() {
         0 => Err(exec_error(format!(
             "no running tasks in {}; start one, or check `ecsx status`",
@@ -110,64 +120,38 @@ pub async fn choose_task(
             Ok(task)
         }
         n => {
-            let lines: Vec<String> = tasks.iter().map(picker_line).collect();
-            if !can_prompt {
-                return Err(exec_error(format!(
-                    "{n} tasks are running and stdin is not a terminal, so ecsx won't ask; pass --task-id with one of: {}",
+            let candidates: Vec<Candidate> = tasks.iter().map(candidate).collect();
+            let filter = picker::configured_filter_command();
+            match picker::choose("task", &candidates, filter.as_deref(), can_prompt).await? {
+                Choice::Picked(index) => Ok(tasks.remove(index)),
+                Choice::CannotAsk => Err(exec_error(format!(
+                    "{n} tasks are running and stdin is not a terminal, so ecsx won't ask; pass --task-id with one of: {} (or pick with --filter-command / ECSPRESSO_FILTER_COMMAND, e.g. 'head -1')",
                     tasks.iter().map(task_id).collect::<Vec<_>>().join(", ")
-                )));
+                ))),
             }
-            let index = prompt(&lines).await?;
-            Ok(tasks.remove(index))
         }
+    }
+}
+
+/// One task as the picker shows it: its id, and what a person chooses by.
+pub fn candidate(t: &Task) -> Candidate {
+    Candidate {
+        id: task_id(t).to_string(),
+        summary: format!(
+            "{}, started {}, exec {}",
+            t.last_status().unwrap_or("?"),
+            t.started_at()
+                .or(t.created_at())
+                .map(local_time)
+                .unwrap_or_else(|| "-".into()),
+            exec_readiness(t)
+        ),
     }
 }
 
 /// One task as the picker shows it (without its number).
 pub fn picker_line(t: &Task) -> String {
-    format!(
-        "{} ({}, started {}, exec {})",
-        task_id(t),
-        t.last_status().unwrap_or("?"),
-        t.started_at()
-            .or(t.created_at())
-            .map(local_time)
-            .unwrap_or_else(|| "-".into()),
-        exec_readiness(t)
-    )
-}
-
-/// The numbered picker, on stderr, reading a number from the terminal.
-async fn prompt(lines: &[String]) -> Result<usize> {
-    // Listen for Ctrl-C before the prompt is shown, so none is missed.
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut err = std::io::stderr();
-    writeln!(err, "Select task:")?;
-    for (i, line) in lines.iter().enumerate() {
-        writeln!(err, "{}. {line}", i + 1)?;
-    }
-    loop {
-        write!(err, "Select task number (1-{}): ", lines.len())?;
-        err.flush()?;
-        let read = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).map(|n| (n, line))
-        });
-        let (n, line) = tokio::select! {
-            r = read => r.map_err(|e| exec_error(format!("reading the answer failed: {e}")))??,
-            _ = sigint.recv() => {
-                writeln!(err)?;
-                return Err(Error::Interrupted);
-            }
-        };
-        if n == 0 {
-            return Err(Error::Interrupted);
-        }
-        match line.trim().parse::<usize>() {
-            Ok(k) if (1..=lines.len()).contains(&k) => return Ok(k - 1),
-            _ => writeln!(err, "Enter a number from 1 to {}.", lines.len())?,
-        }
-    }
+    candidate(t).filter_line()
 }
 
 /// The container: the flag, else the first container of the task's definition.
@@ -268,7 +252,14 @@ pub fn check_ready(chosen: &Chosen) -> Result<()> {
 /// concurrently. NG lines stop the caller; WARN lines are shown.
 pub async fn verify_preflight(aws: &Aws, target: &Target, chosen: &Chosen) -> Result<()> {
     let started = std::time::Instant::now();
-    let results = crate::verify::preflight(aws, target, &chosen.task, &chosen.container).await;
+    let results = progress::while_waiting(
+        format!(
+            "pre-flight checks for task {} container {}",
+            chosen.task_id, chosen.container
+        ),
+        crate::verify::preflight(aws, target, &chosen.task, &chosen.container),
+    )
+    .await;
     crate::debug!(
         "pre-flight: {} checks in {:?}",
         results.len(),

@@ -218,7 +218,20 @@ pub(crate) fn could_not_check(err: &Error, permission: &str) -> (String, String)
             format!("could not check: {service} did not answer {operation}"),
             format!("point ecsx at an endpoint that serves {service} {operation} (AWS does)"),
         ),
-        _ => (
+        // AWS's own answer: its line without the fix, and the fix apart.
+        Some(code) => match err {
+            Error::Aws {
+                operation, message, ..
+            } => (
+                format!("could not check: {operation} failed: {code}: {message}"),
+                crate::error::aws_fix(operation, code),
+            ),
+            _ => (
+                format!("could not check: {err}"),
+                "run ecsx verify again; with --debug to see the calls".to_string(),
+            ),
+        },
+        None => (
             format!("could not check: {err}"),
             "run ecsx verify again; with --debug to see the calls".to_string(),
         ),

@@ -197,6 +197,14 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Kill the server outright (SIGKILL): AWS disappearing mid-session.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         // SIGTERM first: the server then ends its sessions and removes its

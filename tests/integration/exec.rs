@@ -432,6 +432,160 @@ fn target_not_connected_is_retried_then_explained() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// Issue 11: when AWS goes away mid-session (the sandbox is killed), the
+/// data channel cannot be resumed and ResumeSession cannot reach AWS; that
+/// is one short line (operation, cause, fix), never the SDK's Debug dump.
+#[test]
+fn aws_disappearing_mid_session_is_one_short_line() {
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    // The tasks' working folders inside `dir`: a killed server cannot
+    // remove them itself.
+    let world = format!(
+        "task_count: 1\nexec:\n  root: {}\n",
+        dir.path().join("tasks").display()
+    );
+    let mut sb = Sandbox::with_world_text(&app(), dir.path(), &world);
+    // The sandbox's tasks are local processes: the command tells the test
+    // it runs by creating a file.
+    let started = dir.path().join("started");
+    let command = format!("touch {}; sleep 8", started.display());
+    let child = exec(&sb)
+        .args(["--skip-verify", "--", "sh", "-c", &command])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = Instant::now();
+    while !started.exists() {
+        assert!(waiting.elapsed() < Duration::from_secs(30), "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Instant::now();
+    sb.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        killed.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_one_line_error(&out, 255, &["ResumeSession", "cannot reach", "127.0.0.1"]);
+    let line = stderr(&out).lines().last().unwrap_or_default().to_string();
+    for dump in [
+        "DispatchFailure",
+        "ConnectorError",
+        "source:",
+        "{ ",
+        "Some(",
+    ] {
+        assert!(!line.contains(dump), "a Debug dump ({dump:?}): {line}");
+    }
+    assert!(line.len() < 400, "not short ({} chars): {line}", line.len());
+}
+
+/// The tasks of a sandbox, in the order ecsx lists them.
+fn task_ids(sb: &Sandbox, config: &std::path::Path) -> Vec<String> {
+    let out = run(sb.ecsx(config).args(["tasks", "-o", "tsv"]));
+    stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 11: ecspresso's filter command picks the task with no terminal at
+/// all: the environment variable, the flag, and the config key (the flag
+/// and the variable win over the config); an empty answer cancels with 130.
+#[test]
+fn a_filter_command_picks_the_task_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::with_world_text(&app(), dir.path(), "task_count: 3\n");
+    let ids = task_ids(&sb, &app());
+    assert_eq!(ids.len(), 3);
+
+    let out = run(exec(&sb).env("ECSPRESSO_FILTER_COMMAND", "head -1").args([
+        "--skip-verify",
+        "--",
+        "echo",
+        "picked",
+    ]));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "picked\n");
+    assert!(
+        stderr(&out).contains(&format!("task {}", ids[0])),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(exec(&sb)
+        .env("ECSPRESSO_FILTER_COMMAND", "head -1")
+        .args(["--filter-command", &format!("grep {}", ids[1])])
+        .args(["--skip-verify", "--", "echo", "picked"]));
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("task {}", ids[1])),
+        "{}",
+        stderr(&out)
+    );
+
+    // The config's key, in a copy of the app's config.
+    let app_dir = app().parent().unwrap().to_path_buf();
+    let config = dir.path().join("ecspresso.yml");
+    let text = std::fs::read_to_string(app())
+        .unwrap()
+        .replace(
+            "ecs-service-def.json",
+            &app_dir.join("ecs-service-def.json").display().to_string(),
+        )
+        .replace(
+            "ecs-task-def.json",
+            &app_dir.join("ecs-task-def.json").display().to_string(),
+        );
+    std::fs::write(&config, format!("{text}filter_command: tail -n 1\n")).unwrap();
+    let mut cmd = sb.ecsx(&config);
+    let out = run(cmd.args(["exec", "--skip-verify", "--", "echo", "picked"]));
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("task {}", ids[2])),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("filter_command"),
+        "no warning: {}",
+        stderr(&out)
+    );
+    let mut cmd = sb.ecsx(&config);
+    let out = run(cmd.env("ECSPRESSO_FILTER_COMMAND", "head -1").args([
+        "exec",
+        "--skip-verify",
+        "--",
+        "echo",
+        "picked",
+    ]));
+    assert!(
+        stderr(&out).contains(&format!("task {}", ids[0])),
+        "{}",
+        stderr(&out)
+    );
+
+    // Nothing chosen: cancelled, nothing run.
+    let out = run(exec(&sb)
+        .env("ECSPRESSO_FILTER_COMMAND", "grep no-such-task")
+        .args(["--skip-verify", "--", "echo", "picked"]));
+    assert_code(&out, 130);
+    assert_eq!(stdout(&out), "");
+    // A filter command that cannot run is one line saying which.
+    let out = run(exec(&sb)
+        .env("ECSPRESSO_FILTER_COMMAND", "/nonexistent/peco")
+        .args(["--skip-verify", "--", "echo", "picked"]));
+    assert_one_line_error(
+        &out,
+        255,
+        &["/nonexistent/peco", "ECSPRESSO_FILTER_COMMAND"],
+    );
+}
+
 #[test]
 fn ctrl_c_during_a_one_off_command_leaves_no_echo_in_stdout() {
     let (_d, sb) = one_task("");

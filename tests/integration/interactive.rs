@@ -412,3 +412,39 @@ fn the_readme_quick_start_runs() {
     assert!(t.screen().contains(&kernel), "{}", t.screen());
     t.assert_restored("quick");
 }
+
+/// Issue 11: a wait longer than 300 ms shows a spinner on stderr at a
+/// terminal, cleared when the wait ends; `--quiet` and a non-terminal
+/// stderr never show it.
+#[test]
+fn slow_waits_show_a_spinner_only_at_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = testdata("app/ecspresso.yml");
+    let sb = Sandbox::with_world_text(&cfg, dir.path(), "task_count: 1\nlatency: 1500ms\n");
+    let Some(t) = Tmux::start(&pane_env(&sb.url, &cfg)) else {
+        return;
+    };
+    let done = t.run_between_snapshots("tasks", "spin");
+    t.wait_for("listing the tasks of service web", Duration::from_secs(20));
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 0);
+    let screen = t.screen();
+    assert!(screen.contains("RUNNING"), "{screen}");
+    assert!(
+        !screen.contains("listing the tasks"),
+        "not cleared:\n{screen}"
+    );
+    t.assert_restored("spin");
+
+    t.clear();
+    let done = t.run_between_snapshots("--quiet tasks", "quiet");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        assert!(!t.screen().contains("listing the tasks"), "{}", t.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(t.exit_status(&done, Duration::from_secs(30)), 0);
+
+    let out = run(sb.ecsx(&cfg).arg("tasks"));
+    assert_code(&out, 0);
+    assert_eq!(stderr(&out), "", "no spinner on a pipe");
+}

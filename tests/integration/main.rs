@@ -10,6 +10,7 @@ mod fanout;
 mod interactive;
 mod port_forward;
 mod render;
+mod shell;
 mod status;
 mod tasks;
 mod verify;

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use futures::future::BoxFuture;
 
@@ -31,7 +30,9 @@ impl fmt::Debug for DataKey {
     }
 }
 
-/// The session-control calls, as text errors ready for a message.
+/// The session-control calls, as text errors ready for a message: the
+/// cause in one short line (`AccessDeniedException: ...`, `cannot reach URL:
+/// Connection refused`), never the SDK's `Debug` text.
 pub trait SessionBackend: Send + Sync + 'static {
     /// `ssm:ResumeSession`: `Ok(None)` when the service returns no token
     /// (the session has ended or timed out).
@@ -57,6 +58,8 @@ pub trait SessionBackend: Send + Sync + 'static {
 pub struct AwsBackend {
     ssm: aws_sdk_ssm::Client,
     kms: aws_sdk_kms::Client,
+    /// For error messages: region and endpoint override.
+    sdk: SdkConfig,
 }
 
 impl AwsBackend {
@@ -65,6 +68,7 @@ impl AwsBackend {
         Self {
             ssm: aws_sdk_ssm::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
+            sdk: sdk.clone(),
         }
     }
 }
@@ -81,7 +85,7 @@ impl SessionBackend for AwsBackend {
                 .session_id(session_id)
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .map_err(|e| crate::aws::sdk_cause(&self.sdk, "ResumeSession", &e))?;
             Ok(out
                 .token_value()
                 .filter(|t| !t.is_empty())
@@ -97,7 +101,7 @@ impl SessionBackend for AwsBackend {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| DisplayErrorContext(&e).to_string())
+                .map_err(|e| crate::aws::sdk_cause(&self.sdk, "TerminateSession", &e))
         })
     }
 
@@ -115,7 +119,7 @@ impl SessionBackend for AwsBackend {
                 .set_encryption_context(Some(encryption_context))
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .map_err(|e| crate::aws::sdk_cause(&self.sdk, "GenerateDataKey", &e))?;
             let ciphertext_blob = out
                 .ciphertext_blob()
                 .map(|b| b.as_ref().to_vec())

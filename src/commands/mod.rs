@@ -4,8 +4,8 @@
 pub mod completion;
 pub mod cp;
 pub mod exec;
-pub mod port_forward;
 pub mod man;
+pub mod port_forward;
 pub mod render;
 pub mod sandbox;
 pub mod status;

@@ -146,8 +146,7 @@ pub enum Command {
 
 const EXEC_EXAMPLES: &str = "Examples:
   ecsx exec                                  # a shell; asks which task when several run
-  ecsx exec --task-id 3f2a --container app -- ls -la /app
-  echo 'puts User.count' | ecsx exec --pipe 'rails runner -'
+  echo 'puts User.count' | ecsx exec --task-id 3f2a --pipe 'rails runner -'
   ecsx exec --all-tasks --parallel 4 -- cat /etc/hostname   # every task; the worst status wins";
 
 const CP_EXAMPLES: &str = "Examples:
@@ -156,9 +155,9 @@ const CP_EXAMPLES: &str = "Examples:
   ecsx cp :/app/config.yml - | less";
 
 const PORT_FORWARD_EXAMPLES: &str = "Examples:
-  ecsx port-forward --local-port 15432 --port 5432 --host db.internal   # then psql -h 127.0.0.1 -p 15432
-  ecsx port-forward -L 8080:localhost:80 -L 0:cache.internal:6379       # two forwards; addresses on stdout
-  ecsx exec --port-forward --local-port 8080 --port 80                  # ecspresso v2's spelling";
+  ecsx port-forward --local-port 15432 --port 5432 --host db.internal
+  ecsx port-forward -L 8080:localhost:80 -L 0:cache.internal:6379   # two at once
+  ecsx exec --port-forward --local-port 8080 --port 80   # ecspresso v2's spelling";
 
 const TASKS_EXAMPLES: &str = "Examples:
   ecsx tasks

@@ -225,11 +225,16 @@ impl ExecSession {
                 Some(Ok(Event::Output(bytes))) => {
                     let before = self.filter.state().clone();
                     let filtered = self.filter.feed(&bytes);
+                    let after = self.filter.state().clone();
+                    // The ready line, and possibly the whole command, may
+                    // come in one delivery: Started always comes first.
+                    if before == Remote::Starting
+                        && matches!(after, Remote::Running | Remote::Exited(_))
+                    {
+                        self.queue.push_back(SessionEvent::Started);
+                    }
                     self.push_filtered(filtered);
-                    match self.filter.state().clone() {
-                        Remote::Running if before == Remote::Starting => {
-                            self.queue.push_back(SessionEvent::Started)
-                        }
+                    match after {
                         Remote::NoBase64 => {
                             self.done = true;
                             return Err(exec_error(

@@ -82,11 +82,11 @@ async fn events_come_in_order_and_input_reaches_a_pipe_command() {
     let started = seen
         .iter()
         .position(|e| *e == SessionEvent::Started)
-        .unwrap();
+        .unwrap_or_else(|| panic!("no Started: {seen:?}"));
     let stdout = seen
         .iter()
         .position(|e| matches!(e, SessionEvent::Stdout(_)))
-        .unwrap();
+        .unwrap_or_else(|| panic!("no Stdout: {seen:?}"));
     assert!(started < stdout, "{seen:?}");
     assert_eq!(seen.last(), Some(&SessionEvent::Exited(0)));
 

@@ -43,7 +43,7 @@ fn render(app: &mut App, target: RenderTarget) -> Result<serde_json::Value> {
                 .region
                 .clone()
                 .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()));
-            json!({
+            let mut shown = json!({
                 "region": region,
                 "cluster": c.cluster,
                 "service": c.service,
@@ -52,7 +52,12 @@ fn render(app: &mut App, target: RenderTarget) -> Result<serde_json::Value> {
                 "timeout": c.timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_else(|| "0".into()),
                 "plugins": c.plugins.iter().map(|p| json!({"name": p.name, "config": p.config, "func_prefix": p.func_prefix})).collect::<Vec<_>>(),
                 "required_version": c.required_version,
-            })
+            });
+            // As ecspresso shows it, when the config sets it.
+            if let Some(filter) = &c.filter_command {
+                shown["filter_command"] = json!(filter);
+            }
+            shown
         }
         RenderTarget::TaskDefinition => app.task_definition()?,
         RenderTarget::ServiceDefinition => {

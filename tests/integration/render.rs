@@ -477,3 +477,21 @@ fn the_sandbox_never_looks_up_aws_for_a_config() {
         );
     }
 }
+
+#[test]
+fn render_config_shows_filter_command_as_ecspresso_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ecspresso.yml");
+    std::fs::write(
+        &config,
+        "cluster: c\nservice: s\ntask_definition: td.json\nfilter_command: fzf\n",
+    )
+    .unwrap();
+    let out = run(ecsx()
+        .arg("--config")
+        .arg(&config)
+        .args(["render", "config"]));
+    assert_code(&out, 0);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["filter_command"], "fzf");
+}

@@ -100,7 +100,7 @@ if serve "$OUT/world-paced.yml" 2>/dev/null && [[ -n $URL ]] && ! grep -q "agent
     if [[ -s $OUT/paced.json ]]; then
         cmp "$OUT/log-cp.txt" "$task/app.log"
         p_exec=$(mean "$OUT/paced.json" 0); p_cp=$(mean "$OUT/paced.json" 1)
-        paced=$(python3 -c "import sys; e,c=map(float,sys.argv[1:]); print(f'| {sys.argv[3]} MiB text log down, paced | exec -- cat {e:.2f} s | cp {c:.2f} s | {e/c:.1f}x faster (target 3x) |')" "$p_exec" "$p_cp" "$LOG_MIB")
+        paced=$(python3 -c "import sys; e,c=map(float,sys.argv[1:3]); print(f'| {sys.argv[3]} MiB text log down, paced | exec -- cat {e:.2f} s | cp {c:.2f} s | {e/c:.1f}x faster (target 3x) |')" "$p_exec" "$p_cp" "$LOG_MIB")
     fi
 else
     paced="| paced download | skipped: this sandbox has no exec.agent_pacing knob | | |"

@@ -8,7 +8,9 @@
 //! file (or a tar stream of the folder), gzip-compressed when the image has
 //! `gzip` and a sample of the data compresses, then a fixed-length footer
 //! with the reading side's exit status, the sha256 of the uncompressed bytes
-//! (`tee` into `sha256sum` as they are read) and any error text. One-off
+//! (for a file, `sha256sum` reads it beside the sender, from the page cache,
+//! so the data takes the same path as `exec -- cat`; for a folder, `tee`
+//! feeds the tar stream into `sha256sum`) and any error text. One-off
 //! output is byte-exact (see [`crate::exec::wrap`]), so the data needs no
 //! encoding: the client holds back the last [`FOOTER_LEN`] bytes and writes
 //! the rest, decompressed and hashed, to a temporary file next to the
@@ -156,7 +158,14 @@ s=0; command -v sha256sum >/dev/null 2>&1 && [ -e /dev/fd/1 ] && s=1
 printf 'ECSXCP1 ok %s %s %s %s %s\n' $k $n $md $z $s
 src() {{ if [ $k = f ]; then cat "$p"; else tar -C "$p" -cf - .; fi; }}
 exec 3>&1
-if [ $s = 1 ] && [ $z = 1 ]; then
+if [ $k = f ]; then
+  if [ $z = 1 ]; then snd() {{ gzip -1 -c -f < "$p"; }}; else snd() {{ cat "$p"; }}; fi
+  if [ $s = 1 ]; then
+    r=$( {{ snd 2>&1 >&3; echo "st=$?"; }} & sha256sum < "$p" 2>/dev/null; wait )
+  else
+    r=$( snd 2>&1 >&3; echo "st=$?" )
+  fi
+elif [ $s = 1 ] && [ $z = 1 ]; then
   r=$( {{ {{ {{ src 2>&6; echo "st=$?" >&5; }} | tee /dev/fd/4 | gzip -1 -c -f >&3; }} 4>&1 | sha256sum; }} 5>&1 6>&1 )
 elif [ $s = 1 ]; then
   r=$( {{ {{ {{ src 2>&6; echo "st=$?" >&5; }} | tee /dev/fd/4 >&3; }} 4>&1 | sha256sum; }} 5>&1 6>&1 )

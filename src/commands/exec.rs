@@ -221,12 +221,7 @@ async fn run_many(app: &mut App, args: &ExecArgs, plan: &Plan) -> Result<i32> {
             crate::ecs::scope_label(&target)
         )));
     }
-    let mut chosen = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let container =
-            target::choose_container(&aws, &target, &task, args.container.as_deref()).await?;
-        chosen.push(target::Chosen::new(task, container, &target));
-    }
+    let chosen = target::choose_containers(&aws, &target, tasks, args.container.as_deref()).await?;
     if !args.skip_verify {
         // IAM, KMS and the task definition are shared: check them once.
         target::verify_preflight(&aws, &target, &chosen[0]).await?;

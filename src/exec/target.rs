@@ -194,6 +194,40 @@ pub async fn choose_container(
     }
 }
 
+/// The container of each task (the flag, else the first of the task's own
+/// definition), describing each distinct task definition once.
+pub async fn choose_containers(
+    aws: &Aws,
+    target: &Target,
+    tasks: Vec<Task>,
+    flag: Option<&str>,
+) -> Result<Vec<Chosen>> {
+    let mut firsts: std::collections::HashMap<String, String> = Default::default();
+    let mut chosen = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let arn = task.task_definition_arn().unwrap_or_default().to_string();
+        let container = match (flag, firsts.get(&arn)) {
+            (None, Some(first))
+                if task
+                    .containers()
+                    .iter()
+                    .any(|c| c.name() == Some(first.as_str())) =>
+            {
+                first.clone()
+            }
+            _ => {
+                let name = choose_container(aws, target, &task, flag).await?;
+                if flag.is_none() {
+                    firsts.insert(arn, name.clone());
+                }
+                name
+            }
+        };
+        chosen.push(Chosen::new(task, container, target));
+    }
+    Ok(chosen)
+}
+
 /// The exec prerequisites visible on the task itself: RUNNING, started with
 /// exec enabled, and the container's ExecuteCommandAgent RUNNING.
 pub fn check_ready(chosen: &Chosen) -> Result<()> {

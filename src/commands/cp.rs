@@ -45,7 +45,7 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
     let aws = app.aws().await?.clone();
     // The picker may read stdin only when stdin is a terminal and not the data.
     let can_prompt = std::io::stdin().is_terminal() && source != Endpoint::Std;
-    let chosen = target::choose(
+    let chosen = target::choose_ready(
         &aws,
         &target,
         task_id.as_deref(),
@@ -53,7 +53,6 @@ pub async fn run(app: &mut App, args: &CpArgs) -> Result<i32> {
         can_prompt,
     )
     .await?;
-    target::check_ready(&chosen)?;
     if !args.skip_verify {
         target::verify_preflight(&aws, &target, &chosen).await?;
     }

@@ -133,7 +133,7 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
 
     // The picker may read stdin only when stdin is a terminal and is not the data.
     let can_prompt = stdin_tty && !(plan.mode == Mode::Pipe && plan.input.is_none());
-    let chosen = target::choose(
+    let chosen = target::choose_ready(
         &aws,
         &target,
         args.task_id.as_deref(),
@@ -141,7 +141,6 @@ pub async fn run(app: &mut App, args: &ExecArgs) -> Result<i32> {
         can_prompt,
     )
     .await?;
-    target::check_ready(&chosen)?;
     if !args.skip_verify {
         target::verify_preflight(&aws, &target, &chosen).await?;
     }

@@ -119,7 +119,7 @@ pub async fn run(app: &mut App, args: &PortForwardArgs) -> Result<i32> {
     let target = app.target()?;
     let aws = app.aws().await?.clone();
     let can_prompt = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let chosen = target::choose(
+    let chosen = target::choose_ready(
         &aws,
         &target,
         args.task_id.as_deref(),
@@ -127,7 +127,6 @@ pub async fn run(app: &mut App, args: &PortForwardArgs) -> Result<i32> {
         can_prompt,
     )
     .await?;
-    target::check_ready(&chosen)?;
     if !args.skip_verify {
         run::preflight(&aws, &target, &chosen, &specs).await?;
     }

@@ -82,6 +82,19 @@ pub async fn choose(
     Ok(Chosen::new(task, container, target))
 }
 
+/// [`choose`], then [`check_ready`]: a container exec can go into now.
+pub async fn choose_ready(
+    aws: &Aws,
+    target: &Target,
+    task_id_flag: Option<&str>,
+    container: Option<&str>,
+    can_prompt: bool,
+) -> Result<Chosen> {
+    let chosen = choose(aws, target, task_id_flag, container, can_prompt).await?;
+    check_ready(&chosen)?;
+    Ok(chosen)
+}
+
 /// The running tasks in scope (RUNNING desired, not yet STOPPED).
 pub async fn running_tasks(aws: &Aws, target: &Target) -> Result<Vec<Task>> {
     let mut tasks = ecs::list_tasks(aws, target, &[DesiredStatus::Running]).await?;

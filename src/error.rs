@@ -221,18 +221,20 @@ pub fn iam_action(operation: &str) -> String {
     format!("{service}:{operation}")
 }
 
+/// Error codes AWS answers when the caller may not make a call.
+pub const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+    "NotAuthorized",
+];
+
 /// What to do about an AWS error, from its code: the last part of the one
 /// line every AWS failure is shown as.
 pub fn aws_fix(operation: &str, code: &str) -> String {
-    const DENIED: &[&str] = &[
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnauthorizedAccess",
-        "AuthorizationError",
-        "AuthorizationErrorException",
-        "NotAuthorized",
-    ];
     const EXPIRED: &[&str] = &[
         "ExpiredToken",
         "ExpiredTokenException",
@@ -268,7 +270,7 @@ pub fn aws_fix(operation: &str, code: &str) -> String {
         "UnknownOperation",
         "InvalidAction",
     ];
-    if DENIED.contains(&code) {
+    if DENIED_CODES.contains(&code) {
         format!(
             "allow {} to the identity ecsx runs as (`aws sts get-caller-identity` shows which)",
             iam_action(operation)

@@ -120,10 +120,6 @@ fn where_(chosen: &Chosen) -> String {
     format!("task {} container {}", chosen.task_id, chosen.container)
 }
 
-fn new_nonce() -> String {
-    wrap::new_nonce()
-}
-
 // ---------------------------------------------------------------------------
 // Download
 
@@ -503,7 +499,7 @@ fn temp_name_beside(target: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ecsx-copy".into());
-    parent_of(target).join(format!(".{name}.ecsx-{}.part", new_nonce()))
+    parent_of(target).join(format!(".{name}.ecsx-{}.part", wrap::new_nonce()))
 }
 
 fn create_temp(path: &Path) -> Result<std::fs::File> {
@@ -781,8 +777,9 @@ fn prepare(source: &LocalSource, remote: &str) -> Result<Prepared> {
     };
     match source {
         LocalSource::Stdin => {
-            let spool =
-                TempPath::new(std::env::temp_dir().join(format!("ecsx-stdin-{}", new_nonce())));
+            let spool = TempPath::new(
+                std::env::temp_dir().join(format!("ecsx-stdin-{}", wrap::new_nonce())),
+            );
             let mut file = create_temp(spool.path())?;
             let mut hasher = Sha256::new();
             let mut stdin = std::io::stdin().lock();
@@ -828,8 +825,9 @@ fn prepare(source: &LocalSource, remote: &str) -> Result<Prepared> {
                 .unwrap_or_else(|| "ecsx-copy".into());
             let mode = Some(meta.permissions().mode() & 0o7777);
             if meta.is_dir() {
-                let spool =
-                    TempPath::new(std::env::temp_dir().join(format!("ecsx-tar-{}", new_nonce())));
+                let spool = TempPath::new(
+                    std::env::temp_dir().join(format!("ecsx-tar-{}", wrap::new_nonce())),
+                );
                 let file = create_temp(spool.path())?;
                 let mut builder = tar::Builder::new(std::io::BufWriter::new(file));
                 builder.follow_symlinks(false);
@@ -1018,7 +1016,7 @@ pub async fn upload(
     if let Some(p) = &options.progress {
         p.set_length(prepared.size);
     }
-    let nonce = new_nonce();
+    let nonce = wrap::new_nonce();
     let script = upload_script(
         remote,
         &prepared.name,

@@ -296,20 +296,7 @@ pub(crate) fn handle_json(
             let mut found = Vec::new();
             let mut invalid = Vec::new();
             for n in &names {
-                let bare = if n.starts_with("arn:") {
-                    let res = n
-                        .splitn(6, ':')
-                        .nth(5)
-                        .unwrap_or("")
-                        .trim_start_matches("parameter");
-                    if res.matches('/').count() > 1 {
-                        res.to_string()
-                    } else {
-                        res.trim_start_matches('/').to_string()
-                    }
-                } else {
-                    n.clone()
-                };
+                let bare = parameter_name(n);
                 if r.parameters.contains(&bare) {
                     found.push(parameter(world, n, &bare, decrypt(&input)));
                 } else {

@@ -179,17 +179,6 @@ impl CheckResult {
     }
 }
 
-/// Error codes AWS answers when the caller may not make a call.
-const DENIED: &[&str] = &[
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "UnauthorizedAccess",
-    "AuthorizationError",
-    "AuthorizationErrorException",
-    "NotAuthorized",
-];
-
 /// Error codes of a service that does not know the operation (the sandbox
 /// before it serves it, or an endpoint that is not AWS).
 const UNKNOWN_OPERATION: &[&str] = &[
@@ -210,7 +199,7 @@ pub(crate) fn error_code(err: &Error) -> Option<&str> {
 pub(crate) fn could_not_check(err: &Error, permission: &str) -> (String, String) {
     let (service, operation) = permission.split_once(':').unwrap_or(("aws", permission));
     match error_code(err) {
-        Some(code) if DENIED.contains(&code) => (
+        Some(code) if crate::error::DENIED_CODES.contains(&code) => (
             format!("could not check: needs {permission}"),
             format!("allow {permission} to the identity running ecsx verify"),
         ),

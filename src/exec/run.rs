@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -200,7 +201,8 @@ pub async fn run(
     if std::env::var_os("ECSX_TEST_PANIC_IN_SESSION").is_some() {
         panic!("panic requested by ECSX_TEST_PANIC_IN_SESSION");
     }
-    let interrupted = Arc::new(Mutex::new(None::<Instant>));
+    // Whether Ctrl-C was passed on to the remote command.
+    let interrupted = Arc::new(AtomicBool::new(false));
     let outcome = {
         let events = pump(&mut session, mode, input, on_input, sink, stderr);
         tokio::pin!(events);
@@ -262,7 +264,7 @@ pub async fn run(
     if exited.is_some() && mode != Mode::Interactive {
         session.close().await;
     }
-    if interrupted.lock().map(|i| i.is_some()).unwrap_or(false) && exited.is_none() {
+    if interrupted.load(Ordering::SeqCst) && exited.is_none() {
         return Err(Error::Interrupted);
     }
     match (exited, starting) {
@@ -367,7 +369,7 @@ async fn feed(
 async fn on_signals(
     enabled: bool,
     interrupter: Interrupter,
-    interrupted: Arc<Mutex<Option<Instant>>>,
+    interrupted: Arc<AtomicBool>,
 ) -> Error {
     if !enabled {
         return std::future::pending().await;
@@ -395,11 +397,8 @@ async fn on_signals(
                 if first.is_some() {
                     return Error::Interrupted;
                 }
-                let now = Instant::now();
-                first = Some(now);
-                if let Ok(mut i) = interrupted.lock() {
-                    *i = Some(now);
-                }
+                first = Some(Instant::now());
+                interrupted.store(true, Ordering::SeqCst);
                 let _ = interrupter.interrupt().await;
             }
             _ = term.recv() => return Error::Interrupted,

@@ -269,9 +269,11 @@ pub async fn run(
     }
     match (exited, starting) {
         (Some(code), _) => Ok(code),
-        (None, true) => Err(exec_error(
-            "the session ended before the command started; the image needs `sh` and `base64` (the output above may say more)",
-        )),
+        (None, true) => Err(exec_error(if matches!(mode, Mode::Pipe | Mode::Upload) {
+            "the session ended before the command started; the image needs `sh` and `base64` (the output above may say more)"
+        } else {
+            "the session ended before the command started; the image needs `sh` (the output above may say more)"
+        })),
         (None, false) => Err(exec_error(
             "the session ended without the command's exit status (the connection or the task went away)",
         )),

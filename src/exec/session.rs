@@ -238,7 +238,7 @@ impl ExecSession {
                         Remote::NoBase64 => {
                             self.done = true;
                             return Err(exec_error(
-                                "the container has no `base64`; ecsx needs `sh` and `base64` in the image (busybox or coreutils)",
+                                "the container has no `base64`, which ecsx needs to carry input (--pipe, --input, cp uploads); install busybox or coreutils in the image (plain commands need only `sh`)",
                             ));
                         }
                         Remote::NoStty => {

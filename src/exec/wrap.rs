@@ -22,8 +22,6 @@
 //! removing the `\r` right before each `\n` gives back the exact bytes), and
 //! yields the exit status.
 
-use base64::Engine;
-
 /// What kind of session the script sets up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -68,31 +66,73 @@ fn marker(nonce: &str, what: &str) -> String {
     format!("__ecsx_{nonce}_{what}")
 }
 
+/// How the user's command gets into the script without a single quote (the
+/// whole script is one single-quoted word for the agent): `(prelude, word)`,
+/// where `word` is a double-quoted shell word holding the command.
+///
+/// Printable ASCII without `'` goes in as is, with `\`, `"`, `$` and `` ` ``
+/// escaped: no process is started to decode it. Anything else (a `'`, a
+/// newline, UTF-8) is spelled as `printf` octal escapes in a variable, which
+/// costs one fork of the shell and no program; a sentinel keeps trailing
+/// newlines.
+fn embed(command: &str) -> (String, String) {
+    let plain = command
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\'');
+    if plain {
+        let mut word = String::with_capacity(command.len() + 2);
+        word.push('"');
+        for c in command.chars() {
+            if matches!(c, '\\' | '"' | '$' | '`') {
+                word.push('\\');
+            }
+            word.push(c);
+        }
+        word.push('"');
+        return (String::new(), word);
+    }
+    let mut format = String::with_capacity(command.len() * 2);
+    for b in command.bytes() {
+        if b.is_ascii_alphanumeric() || b" _./=:,+@".contains(&b) {
+            format.push(b as char);
+        } else {
+            format.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    (
+        format!("__ecsx_c=$(printf \"{format}_\") || exit 127; __ecsx_c=${{__ecsx_c%_}}; "),
+        "\"$__ecsx_c\"".to_string(),
+    )
+}
+
 /// The command string for ExecuteCommand.
 pub fn remote_command(command: &str, mode: Mode, nonce: &str) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(command.as_bytes());
     let nob64 = marker(nonce, "nobase64");
     let nostty = marker(nonce, "nostty");
     let ready = marker(nonce, "ready");
     let exit = marker(nonce, "exit");
+    // Only the input of --pipe and cp uploads travels base64-encoded.
     let check = format!("command -v base64 >/dev/null 2>&1 || {{ echo {nob64}; exit 127; }}; ");
     // Ctrl-C reaches the whole foreground group: this shell survives it (a
-    // handler, not an ignore, so the command gets the default action back)
-    // and still reports the command's status.
+    // handler, not an ignore, so the command, in a subshell, gets the default
+    // action back) and still reports the command's status.
     let survive = "trap : INT; ";
-    let decode = format!("c=$(echo {b64} | base64 -d) || exit 127; ");
+    let (prelude, word) = embed(command);
     let report = format!("printf \"\\n{exit}%d\\n\" $?");
+    // One-off output needs no `stty`: the filter undoes the terminal's
+    // `\n` -> `\r\n` exactly, and not starting it saves a program per session
+    // (it shows when a command runs on a hundred tasks at once).
     let script = match mode {
         Mode::OneOff => format!(
-            "{check}{survive}stty -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}sh -c \"$c\" </dev/null; {report}"
+            "{survive}echo {ready}t; {prelude}( eval {word} ) </dev/null; {report}"
         ),
         Mode::Pipe => format!(
-            "{check}{survive}stty -echo -onlcr 2>/dev/null || {{ echo {nostty}; exit 127; }}; echo {ready}r; {decode}base64 -d | sh -c \"$c\"; {report}"
+            "{check}{survive}stty -echo -onlcr 2>/dev/null || {{ echo {nostty}; exit 127; }}; echo {ready}r; {prelude}base64 -d | ( eval {word} ); {report}"
         ),
         Mode::Upload => format!(
-            "{check}{survive}stty -echo -onlcr 2>/dev/null && m=r || m=t; echo {ready}$m; {decode}base64 -d | sh -c \"$c\"; {report}"
+            "{check}{survive}stty -echo -onlcr 2>/dev/null && __ecsx_m=r || __ecsx_m=t; echo {ready}$__ecsx_m; {prelude}base64 -d | ( eval {word} ); {report}"
         ),
-        Mode::Interactive => format!("{check}{decode}( eval \"$c\" ); {report}"),
+        Mode::Interactive => format!("{prelude}( eval {word} ); {report}"),
     };
     debug_assert!(!script.contains('\''));
     format!("sh -c '{script}'")
@@ -383,17 +423,91 @@ mod tests {
         );
     }
 
+    /// Runs what the agent would run (it splits `sh -c '<script>'`
+    /// shell-style) with this machine's `sh`, and filters the output as a
+    /// session does (no pty here, so the `t` mode's `\r\n` undoing is not
+    /// exercised; the filter tests below do that).
+    fn run_remote(command: &str, mode: Mode, input: &[u8]) -> (Vec<u8>, Remote) {
+        use std::io::Write;
+        let remote = remote_command(command, mode, N);
+        let script = remote
+            .strip_prefix("sh -c '")
+            .and_then(|s| s.strip_suffix('\''))
+            .expect("one single-quoted word");
+        assert!(!script.contains('\''));
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let mut f = OutputFilter::new(mode, N);
+        let mut got = f.feed(&out.stdout).stdout;
+        got.extend(f.finish().stdout);
+        (got, f.state().clone())
+    }
+
     #[test]
-    fn remote_command_is_single_quoted_and_carries_base64() {
-        let cmd = remote_command("echo 'hi' \"there\" $X", Mode::OneOff, N);
-        assert!(cmd.starts_with("sh -c '") && cmd.ends_with('\''));
-        assert_eq!(cmd.matches('\'').count(), 2, "{cmd}");
-        let b64 = base64::engine::general_purpose::STANDARD.encode("echo 'hi' \"there\" $X");
-        assert!(cmd.contains(&b64));
-        assert!(cmd.contains(&format!("__ecsx_{N}_exit")));
-        let pipe = remote_command("cat", Mode::Pipe, N);
-        assert!(pipe.contains("stty -echo -onlcr"));
-        assert!(pipe.contains("base64 -d | sh -c"));
+    fn the_command_reaches_the_shell_exactly() {
+        for command in [
+            "echo hi",
+            "printf '%s|' \"$0\" a\\ b 'it'\\''s' \"`echo x`\" $((1+2))",
+            "echo \"$HOME\" | tr / _",
+            "printf 'a\\nb'\nprintf 'line two'",
+            "echo \"héllo ✓\"",
+            "exit 3",
+            "echo (",
+            "",
+        ] {
+            let (got, state) = run_remote(command, Mode::OneOff, b"");
+            let want = std::process::Command::new("sh")
+                .args(["-c", command])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(got, want.stdout, "{command:?}");
+            assert_eq!(
+                state,
+                Remote::Exited(want.status.code().unwrap()),
+                "{command:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pipe_mode_feeds_the_command_and_plain_commands_start_no_decoder() {
+        // (Upload mode: Pipe stops at once without a terminal for `stty`.)
+        let (got, state) = run_remote("tr a-z A-Z", Mode::Upload, b"aGVsbG8K\n");
+        assert_eq!(got, b"HELLO\n");
+        assert_eq!(state, Remote::Exited(0));
+        let (got, state) = run_remote("-x 2>/dev/null; echo $?", Mode::OneOff, b"");
+        assert_eq!((got, state), (b"127\n".to_vec(), Remote::Exited(0)));
+        // Printable ASCII without a single quote is embedded as is; anything
+        // else costs a printf, never a `base64 -d` of the command.
+        let plain = remote_command("echo \"a b\" $X", Mode::OneOff, N);
+        assert!(
+            !plain.contains("__ecsx_c") && !plain.contains("base64"),
+            "{plain}"
+        );
+        let quoted = remote_command("echo 'a'", Mode::OneOff, N);
+        assert!(quoted.contains("\\047a\\047"), "{quoted}");
+        assert!(!quoted.contains("base64"), "{quoted}");
+        assert!(remote_command("cat", Mode::Pipe, N).contains("command -v base64"));
+    }
+
+    proptest::proptest! {
+        /// Any text given to `printf %s` comes back exactly: no quoting or
+        /// escaping in the embedding can change it.
+        #[test]
+        fn any_argument_survives_the_embedding(arg in "[ -~\n\t\\pL]{0,40}") {
+            let (got, state) = run_remote(&format!("printf %s {}", shell_quote(&arg)), Mode::OneOff, b"");
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&got), arg);
+            proptest::prop_assert_eq!(state, Remote::Exited(0));
+        }
     }
 
     #[test]

@@ -351,7 +351,7 @@ fn transfers_survive_every_fault_twenty_times() {
 }
 
 #[test]
-fn images_without_sh_or_base64_are_named() {
+fn images_without_sh_or_base64_are_named_and_plain_commands_need_only_sh() {
     let dir = tempfile::tempdir().unwrap();
     // An "image" with sh but no base64: a PATH holding only sh.
     let only_sh = dir.path().join("only-sh");
@@ -382,14 +382,26 @@ tasks:
     ]));
     assert_code(&out, 255);
     let err = stderr(&out);
-    assert!(err.contains("needs `sh` and `base64`"), "{err}");
+    assert!(err.contains("the image needs `sh`"), "{err}");
+    // A plain command needs only `sh` (the command is not base64-carried)...
     let out = run(exec(&sb).args([
         "--task-id",
         "000000000000000000000000000005a1",
         "--",
-        "true",
+        "echo",
+        "it's",
+        "héllo",
     ]));
-    assert_one_line_error(&out, 255, &["no `base64`", "`sh` and `base64`"]);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "it's héllo\n");
+    // ...input does.
+    let out = run(exec(&sb).args([
+        "--task-id",
+        "000000000000000000000000000005a1",
+        "--input",
+        "echo hi",
+    ]));
+    assert_one_line_error(&out, 255, &["no `base64`", "--pipe, --input, cp uploads"]);
 }
 
 #[test]

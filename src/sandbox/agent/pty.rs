@@ -3,15 +3,20 @@
 //! stdin/stdout/stderr, the Linux defaults of a fresh pty (ECHO, ICANON,
 //! ONLCR, ISIG), and the master side non-blocking under tokio's [`AsyncFd`],
 //! so reading and writing it never blocks the runtime.
+//!
+//! The process is started with `posix_spawn` (a vfork-style clone), not
+//! `fork`: forking the multi-threaded sandbox copied its page tables and made
+//! every page copy-on-write, which cost more CPU than the shell it started
+//! when a command ran on a hundred tasks at once.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
-use std::process::Stdio;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use tokio::io::unix::AsyncFd;
-use tokio::process::{Child, Command};
+use tokio::io::Interest;
 
 /// The master side of a pty.
 #[derive(Debug)]
@@ -45,8 +50,9 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// A new pty pair sized `cols` x `rows`: (master, slave), both close-on-exec.
-fn open_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd)> {
+/// A new pty pair sized `cols` x `rows`: (master, slave, the slave's path),
+/// both descriptors close-on-exec.
+fn open_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd, CString)> {
     // SAFETY: posix_openpt has no memory arguments; the returned descriptor
     // is owned here and nowhere else.
     let master = unsafe {
@@ -67,7 +73,7 @@ fn open_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::from_raw_os_error(ret));
     }
     // SAFETY: ptsname_r wrote a NUL-terminated path into `name`.
-    let path = unsafe { CStr::from_ptr(name.as_ptr()) };
+    let path = unsafe { CStr::from_ptr(name.as_ptr()) }.to_owned();
     // SAFETY: `path` is a valid C string; the descriptor is owned here.
     let slave = unsafe {
         OwnedFd::from_raw_fd(check(libc::open(
@@ -81,7 +87,7 @@ fn open_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd)> {
         let flags = check(libc::fcntl(raw, libc::F_GETFL))?;
         check(libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
     }
-    Ok((master, slave))
+    Ok((master, slave, path))
 }
 
 fn set_size_raw(fd: libc::c_int, cols: u16, rows: u16) -> io::Result<()> {
@@ -95,8 +101,157 @@ fn set_size_raw(fd: libc::c_int, cols: u16, rows: u16) -> io::Result<()> {
     check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &size) }).map(|_| ())
 }
 
+/// A process started by [`spawn`]: killed (and reaped) when dropped.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pid: libc::pid_t,
+    /// Readable once the process has exited.
+    pidfd: AsyncFd<OwnedFd>,
+    reaped: bool,
+}
+
+impl Child {
+    /// Send SIGKILL, unless it is reaped already.
+    pub(crate) fn start_kill(&mut self) -> io::Result<()> {
+        if self.reaped {
+            return Ok(());
+        }
+        // SAFETY: kill has no memory arguments; the pid is our unreaped child.
+        check(unsafe { libc::kill(self.pid, libc::SIGKILL) }).map(|_| ())
+    }
+
+    /// Wait until the process has exited, and reap it. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> io::Result<()> {
+        while !self.reaped {
+            let mut guard = self.pidfd.readable().await?;
+            if !reap(self.pid, &mut self.reaped)? {
+                guard.clear_ready();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reap the process if it has exited; whether it is reaped now.
+    fn try_reap(&mut self) -> io::Result<bool> {
+        reap(self.pid, &mut self.reaped)
+    }
+}
+
+/// Reap `pid` if it has exited; whether it is reaped now.
+fn reap(pid: libc::pid_t, reaped: &mut bool) -> io::Result<bool> {
+    if *reaped {
+        return Ok(true);
+    }
+    let mut status = 0;
+    // SAFETY: `status` is valid for writes; WNOHANG never blocks.
+    let ret = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if ret == pid {
+        *reaped = true;
+    } else if ret < 0 {
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::ECHILD) => *reaped = true,
+            _ => return Err(e),
+        }
+    }
+    Ok(*reaped)
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if matches!(self.try_reap(), Ok(true)) {
+            return;
+        }
+        let _ = self.start_kill();
+        if matches!(self.try_reap(), Ok(true)) {
+            return;
+        }
+        // Killed but not yet gone: reap it off the runtime's threads.
+        let pid = self.pid;
+        std::thread::spawn(move || {
+            let mut status = 0;
+            // SAFETY: `status` is valid for writes; the pid is our child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        });
+    }
+}
+
+/// Where `program` is, looked up as `execvp` would in the PATH of `env`
+/// (else this process's PATH) unless it names a path itself.
+fn find_program(program: &str, env: &[(String, String)], cwd: &Path) -> io::Result<PathBuf> {
+    let executable = |p: &Path| {
+        let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: `c` is a valid C string.
+        p.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    };
+    if program.contains('/') {
+        return Ok(cwd.join(program));
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
+    path.split(':')
+        .map(|dir| {
+            cwd.join(if dir.is_empty() { "." } else { dir })
+                .join(program)
+        })
+        .find(|p| executable(p))
+        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+}
+
+fn cstring(s: impl AsRef<[u8]>) -> io::Result<CString> {
+    CString::new(s.as_ref()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// posix_spawn's file actions and attributes, destroyed on drop.
+struct SpawnSetup {
+    actions: libc::posix_spawn_file_actions_t,
+    attr: libc::posix_spawnattr_t,
+}
+
+impl SpawnSetup {
+    fn new() -> io::Result<Box<SpawnSetup>> {
+        // SAFETY: both are plain C structs that the init calls fill in; the
+        // Box keeps them at one address from init to destroy.
+        let mut setup: Box<SpawnSetup> = Box::new(unsafe { std::mem::zeroed() });
+        spawn_check(unsafe { libc::posix_spawn_file_actions_init(&mut setup.actions) })?;
+        if let Err(e) = spawn_check(unsafe { libc::posix_spawnattr_init(&mut setup.attr) }) {
+            // SAFETY: initialised just above.
+            unsafe { libc::posix_spawn_file_actions_destroy(&mut setup.actions) };
+            return Err(e);
+        }
+        Ok(setup)
+    }
+}
+
+impl Drop for SpawnSetup {
+    fn drop(&mut self) {
+        // SAFETY: both were initialised in `new`.
+        unsafe {
+            libc::posix_spawn_file_actions_destroy(&mut self.actions);
+            libc::posix_spawnattr_destroy(&mut self.attr);
+        }
+    }
+}
+
+fn spawn_check(ret: libc::c_int) -> io::Result<()> {
+    match ret {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// Start `argv` in a new pty: `env` is its whole environment (PATH in it is
-/// also where `argv[0]` is looked up), `cwd` its working folder.
+/// also where `argv[0]` is looked up), `cwd` its working folder. The process
+/// leads a new session whose controlling terminal is the pty (the slave is
+/// opened after `setsid`), with default signal handling and no signal
+/// blocked.
 pub(crate) fn spawn(
     argv: &[String],
     env: &[(String, String)],
@@ -104,40 +259,96 @@ pub(crate) fn spawn(
     cols: u16,
     rows: u16,
 ) -> io::Result<Spawned> {
-    let Some((program, args)) = argv.split_first() else {
+    let Some(program) = argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
-    let (master, slave) = open_pty(cols, rows)?;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::from(slave.try_clone()?))
-        .stdout(Stdio::from(slave.try_clone()?))
-        .stderr(Stdio::from(slave))
-        .kill_on_drop(true);
-    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
+    let path = cstring(find_program(program, env, cwd)?.as_os_str().as_bytes())?;
+    let args = argv.iter().map(cstring).collect::<io::Result<Vec<_>>>()?;
+    let vars = env
+        .iter()
+        .map(|(k, v)| cstring(format!("{k}={v}")))
+        .collect::<io::Result<Vec<_>>>()?;
+    let dir = cstring(cwd.as_os_str().as_bytes())?;
+    let mut arg_ptrs: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    arg_ptrs.push(std::ptr::null_mut());
+    let mut env_ptrs: Vec<*mut libc::c_char> = vars.iter().map(|v| v.as_ptr().cast_mut()).collect();
+    env_ptrs.push(std::ptr::null_mut());
+
+    // The parent keeps its slave open until the child has its own.
+    let (master, _slave, slave_path) = open_pty(cols, rows)?;
+    let mut setup = SpawnSetup::new()?;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: every pointer given below is a valid NUL-terminated string or
+    // a NULL-terminated array of them, alive until posix_spawn returns; the
+    // sigsets are initialised before use.
     unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // stdin is the slave by now: make it the controlling terminal.
-            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        let actions = &mut setup.actions;
+        spawn_check(libc::posix_spawn_file_actions_addopen(
+            actions,
+            0,
+            slave_path.as_ptr(),
+            libc::O_RDWR,
+            0,
+        ))?;
+        spawn_check(libc::posix_spawn_file_actions_adddup2(actions, 0, 1))?;
+        spawn_check(libc::posix_spawn_file_actions_adddup2(actions, 0, 2))?;
+        spawn_check(libc::posix_spawn_file_actions_addchdir_np(
+            actions,
+            dir.as_ptr(),
+        ))?;
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        let attr = &mut setup.attr;
+        spawn_check(libc::posix_spawnattr_setsigmask(attr, &none))?;
+        spawn_check(libc::posix_spawnattr_setsigdefault(attr, &all))?;
+        spawn_check(libc::posix_spawnattr_setflags(
+            attr,
+            libc::POSIX_SPAWN_SETSID
+                | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
+                | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short,
+        ))?;
+        spawn_check(libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &setup.actions,
+            &setup.attr,
+            arg_ptrs.as_ptr(),
+            env_ptrs.as_ptr(),
+        ))?;
     }
-    // The Command (and with it the parent's copies of the slave) is dropped
-    // on return, so the master reads EIO once the process side closes.
-    let child = command.spawn()?;
-    let pid = child
-        .id()
-        .and_then(|p| i32::try_from(p).ok())
-        .unwrap_or_default();
+    // From here on the Child owns the process: an error kills and reaps it.
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: kill and waitpid on our own unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    }
+    // SAFETY: pidfd_open returned a new descriptor (close-on-exec) owned here.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) };
+    // SAFETY: the AsyncFd owns the OwnedFd, as for the master below.
+    let pidfd = match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) } {
+        Ok(fd) => fd,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            return Err(e.into());
+        }
+    };
+    let child = Child {
+        pid,
+        pidfd,
+        reaped: false,
+    };
     // SAFETY: the AsyncFd owns the OwnedFd, so the descriptor stays open and
     // the same for the AsyncFd's whole life.
     let fd = unsafe { AsyncFd::register(master)? };

@@ -23,13 +23,12 @@ use axum::body::Bytes;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures::SinkExt;
 use serde_json::json;
-use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
 use super::faults::{Faults, Rng};
 use super::port::{self as port_side, PortGuard, PortIn, PortOut};
-use super::pty::{self, Master, Read};
+use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
 use crate::protocol::codec::{

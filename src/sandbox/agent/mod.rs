@@ -877,6 +877,22 @@ pub(crate) fn with_home(mut env: Vec<(String, String)>, cwd: &Path) -> Vec<(Stri
 }
 
 /// The task a data-channel path names: `/v1/data-channel/<id>`.
+/// The real agent's pacing (1 KiB, then 1 ms) as a schedule: the time the
+/// next piece may go, one `gap` after the previous piece's slot. A sender
+/// that is a little late (tokio's timer rounds up to the next millisecond)
+/// catches up, so the average rate is one piece per `gap`, as the agent's
+/// sleep gives; one idle for longer starts afresh from `now`.
+pub(crate) fn next_paced_slot(
+    previous: Option<tokio::time::Instant>,
+    now: tokio::time::Instant,
+    gap: std::time::Duration,
+) -> tokio::time::Instant {
+    let base = previous
+        .filter(|&slot| now.saturating_duration_since(slot) < 2 * gap)
+        .unwrap_or(now);
+    base + gap
+}
+
 pub(crate) fn session_id_of(path: &str) -> Option<&str> {
     let id = path.strip_prefix(DATA_CHANNEL_PATH)?;
     (!id.is_empty() && !id.contains('/')).then_some(id)

@@ -18,6 +18,7 @@
 //! the runner's output window and TCP.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -158,22 +159,34 @@ pub(crate) fn start(dest: Dest, mode: Mode) -> PortLink {
 struct Out {
     tx: mpsc::Sender<PortOut>,
     paced: bool,
+    /// When paced: the slot of the last piece sent (see `next_paced_slot`).
+    slot: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl Out {
     fn new(tx: mpsc::Sender<PortOut>, paced: bool) -> Out {
-        Out { tx, paced }
+        Out {
+            tx,
+            paced,
+            slot: Arc::default(),
+        }
     }
 
     async fn send(&self, item: PortOut) -> Result<(), ()> {
         match item {
             PortOut::Data(bytes) if self.paced => {
                 for piece in bytes.chunks(MAX_PAYLOAD_CHUNK) {
+                    let due = *self.slot.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(due) = due {
+                        tokio::time::sleep_until(due).await;
+                    }
                     self.tx
                         .send(PortOut::Data(piece.to_vec()))
                         .await
                         .map_err(|_| ())?;
-                    tokio::time::sleep(PACE).await;
+                    let now = Instant::now();
+                    let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+                    *slot = Some(super::next_paced_slot(*slot, now, PACE));
                 }
                 Ok(())
             }

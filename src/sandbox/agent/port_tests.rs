@@ -504,3 +504,29 @@ fn agent_pacing_loads_and_is_checked() {
     assert!(text.starts_with("w.yml:2:"), "{text}");
     assert!(text.contains("real"), "{text}");
 }
+
+/// The pacing schedule: a busy sender whose wake-ups come up to a
+/// millisecond late (tokio's timer) still averages one piece per gap, as
+/// the agent's 1 ms sleep does; a pause starts afresh instead of bursting.
+#[test]
+fn paced_slots_average_one_piece_per_gap() {
+    let gap = Duration::from_millis(1);
+    let t0 = tokio::time::Instant::now();
+    let mut slot = None;
+    let mut now = t0;
+    for i in 0..1000u32 {
+        slot = Some(super::next_paced_slot(slot, now, gap));
+        // The next wake-up: at the slot, rounded up to the timer's next
+        // millisecond plus a little.
+        let due = slot.unwrap();
+        now = due + Duration::from_micros(u64::from(i % 10) * 90);
+    }
+    let took = now - t0;
+    assert!(
+        took >= Duration::from_millis(999) && took <= Duration::from_millis(1002),
+        "{took:?}"
+    );
+    // Idle for a second: the next slot is one gap from now, not in the past.
+    let later = now + Duration::from_secs(1);
+    assert_eq!(super::next_paced_slot(slot, later, gap), later + gap);
+}

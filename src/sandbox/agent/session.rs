@@ -339,6 +339,8 @@ pub(crate) struct Runner {
     next_read_at: Option<Instant>,
     /// ... and this is what waits to go out.
     paced: VecDeque<u8>,
+    /// When paced: the slot of the last piece sent (see `next_paced_slot`).
+    paced_slot: Option<Instant>,
 }
 
 impl Runner {
@@ -383,6 +385,7 @@ impl Runner {
             port_guard: None,
             terminate_requested: false,
             next_read_at: None,
+            paced_slot: None,
             paced: VecDeque::new(),
         }
     }
@@ -483,7 +486,9 @@ impl Runner {
                 _ = std::future::ready(()), if can_send_paced => {
                     let n = self.paced.len().min(MAX_PAYLOAD_CHUNK);
                     let data: Vec<u8> = self.paced.drain(..n).collect();
-                    self.next_read_at = Some(Instant::now() + PACED_READ_GAP);
+                    let slot = super::next_paced_slot(self.paced_slot, Instant::now(), PACED_READ_GAP);
+                    self.paced_slot = Some(slot);
+                    self.next_read_at = Some(slot);
                     self.emit_output(&data).await;
                 }
                 item = recv_port(self.port_out.as_mut()), if can_read_port => match item {
@@ -573,6 +578,11 @@ impl Runner {
                     self.phase = Phase::Closing {
                         deadline: now + FLUSH_WAIT,
                     };
+                    // Everything may be acknowledged already: close now,
+                    // not at the next timer.
+                    if self.out.all_acked() {
+                        return Some(End::Closed);
+                    }
                 }
             }
             Phase::Closing { deadline } => {

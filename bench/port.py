@@ -245,6 +245,8 @@ def find_aws(given):
         path = os.path.join(ROOT, "target", "bench-venv", "bin", "aws")
     if not path:
         return None, "no aws CLI (pass --aws, set AWS_CLI or put `aws` on PATH)"
+    if not os.access(path, os.X_OK):
+        sys.exit(f"bench: {path}: not an executable file (--aws / AWS_CLI)")
     return path, None
 
 

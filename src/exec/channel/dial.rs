@@ -1,6 +1,7 @@
 //! Opening the WebSocket: the (optionally SigV4-signed) upgrade request and
 //! the opening text frame that carries the session token (protocol.md §1).
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
@@ -15,7 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 use super::ChannelError;
@@ -101,6 +102,31 @@ pub(crate) fn upgrade_request(
     Ok(request)
 }
 
+/// One TLS configuration for every `wss://` socket of the process, built on
+/// first use from the system's trusted roots. (Without one, tokio-tungstenite
+/// reads and parses every root certificate again for each socket: a hundred
+/// times for `exec --all-tasks` on a hundred tasks.)
+fn tls_connector() -> Result<Connector, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            if roots.is_empty() {
+                return Err("no trusted root certificates found on this machine; install the ca-certificates package or set SSL_CERT_FILE".to_string());
+            }
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
+        .map(Connector::Rustls)
+}
+
 /// Credentials from the SDK config, when it has a provider that yields some.
 pub(crate) async fn credentials(sdk: &SdkConfig) -> Option<Credentials> {
     let provider = sdk.credentials_provider()?;
@@ -125,10 +151,18 @@ pub(crate) async fn dial(
         let creds = credentials(sdk).await;
         let region = sdk.region().map(|r| r.as_ref().to_owned());
         let request = upgrade_request(url, creds.as_ref(), region.as_deref(), SystemTime::now())?;
-        let (mut ws, _response) =
-            tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true)
-                .await
-                .map_err(|e| connect_error(e.to_string()))?;
+        let tls = match url.starts_with("wss:") {
+            true => Some(tls_connector().map_err(connect_error)?),
+            false => None,
+        };
+        let (mut ws, _response) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(socket_config()),
+            true,
+            tls,
+        )
+        .await
+        .map_err(|e| connect_error(e.to_string()))?;
         ws.send(WsMessage::text(open_frame(
             token,
             client_id,
@@ -155,4 +189,21 @@ pub(crate) fn open_frame(token: &str, client_id: Uuid, client_version: &str) -> 
 /// read, so 64 KiB keeps the batches and halves the filling.
 fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(64 * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TLS setup for `wss://` is built once and shared by every socket.
+    #[test]
+    fn one_tls_configuration_serves_every_socket() {
+        let config = |c: Connector| match c {
+            Connector::Rustls(config) => config,
+            _ => panic!("not rustls"),
+        };
+        let first = config(tls_connector().expect("this machine has trusted roots"));
+        let second = config(tls_connector().unwrap());
+        assert!(Arc::ptr_eq(&first, &second));
+    }
 }

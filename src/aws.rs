@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -13,6 +14,7 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_types::SdkConfig;
 
 use crate::error::{Error, Result};
+use crate::exec::channel::{AwsBackend, ChannelConfig, SessionBackend};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
@@ -58,13 +60,23 @@ pub struct Aws {
     pub region: String,
     /// For `--debug`: the override, or ECS's regional endpoint.
     pub endpoint: String,
+    /// Service clients, made once and shared by clones: every
+    /// `Client::new` loads and parses the system's root certificates (the
+    /// SDK checks its HTTP client that way), which showed when a command ran
+    /// on a hundred tasks.
+    clients: Arc<Clients>,
+}
+
+#[derive(Debug, Default)]
+struct Clients {
+    ecs: OnceLock<aws_sdk_ecs::Client>,
+    ssm: OnceLock<aws_sdk_ssm::Client>,
+    backend: OnceLock<Arc<AwsBackend>>,
 }
 
 /// The SDK configuration with one HTTP client in it, so every service client
-/// made from it shares the client's TLS setup and connection pool. Without
-/// one, each `Client::new` builds its own connector, parsing every trusted
-/// root certificate again: that was a third of ecsx's CPU when a command
-/// ran on a hundred tasks (an SSM and a KMS client per session).
+/// made from it (ECS, SSM, KMS, ...) shares one connection pool and one
+/// TLS setup for its requests.
 fn share_http_client(sdk: SdkConfig) -> SdkConfig {
     use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
     if sdk.http_client().is_some() {
@@ -141,15 +153,45 @@ impl Aws {
             "region {region}, endpoint {endpoint}, profile {}",
             settings.profile.as_deref().unwrap_or("(default chain)")
         );
-        Ok(Aws {
+        Ok(Aws::new(sdk, region, endpoint))
+    }
+
+    /// From an SDK configuration already loaded.
+    pub fn new(sdk: SdkConfig, region: String, endpoint: String) -> Aws {
+        Aws {
             sdk,
             region,
             endpoint,
-        })
+            clients: Arc::default(),
+        }
+    }
+
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        let sdk = &self.sdk;
+        self.clients
+            .ssm
+            .get_or_init(|| aws_sdk_ssm::Client::new(sdk))
+            .clone()
+    }
+
+    /// A data channel's configuration, with this process's shared SSM and
+    /// KMS clients for resume, terminate and KMS keys.
+    pub fn channel_config(&self) -> ChannelConfig {
+        let mut config = ChannelConfig::new(self.sdk.clone());
+        let backend = self
+            .clients
+            .backend
+            .get_or_init(|| Arc::new(AwsBackend::new(&self.sdk)));
+        config.backend = Some(Arc::clone(backend) as Arc<dyn SessionBackend>);
+        config
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::new(&self.sdk)
+        let sdk = &self.sdk;
+        self.clients
+            .ecs
+            .get_or_init(|| aws_sdk_ecs::Client::new(sdk))
+            .clone()
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
@@ -295,6 +337,14 @@ mod tests {
         .unwrap();
         // (Service clients take the SdkConfig's client when it has one.)
         assert!(aws.sdk.http_client().is_some());
+        // Data channels, and clones of `Aws` (one per session in a fan-out),
+        // share one SSM/KMS backend instead of making clients per session.
+        let copy = aws.clone();
+        let (a, b) = (aws.channel_config(), copy.channel_config());
+        assert!(Arc::ptr_eq(
+            a.backend.as_ref().unwrap(),
+            b.backend.as_ref().unwrap()
+        ));
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl Remote for AwsRemote {
         Self::cached(&self.parameters, name, || {
             let aws = self.aws()?;
             self.count("ssm:GetParameter", name);
-            let client = aws_sdk_ssm::Client::new(&aws.sdk);
+            let client = aws.ssm();
             let out = self
                 .block(
                     client

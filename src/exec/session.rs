@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::aws::Aws;
 use crate::ecs::{self, Target};
 use crate::error::{Error, Result};
-use crate::exec::channel::{Channel, ChannelConfig, ChannelError, Event, InputHandle, SessionInfo};
+use crate::exec::channel::{Channel, ChannelError, Event, InputHandle, SessionInfo};
 use crate::exec::target::Chosen;
 use crate::exec::wrap::{self, Mode, OutputFilter, Remote};
 
@@ -159,7 +159,7 @@ impl ExecSession {
         let nonce = wrap::new_nonce();
         let remote = wrap::remote_command(command, mode, &nonce);
         let info = execute_command(aws, target, chosen, &remote).await?;
-        let channel = Channel::open(info, ChannelConfig::new(aws.sdk.clone()))
+        let channel = Channel::open(info, aws.channel_config())
             .await
             .map_err(channel_error)?;
         Ok(ExecSession {

@@ -155,7 +155,7 @@ pub async fn start_session(
         "StartSession {target} {document} -> {}",
         spec.remote_label()
     );
-    let ssm = aws_sdk_ssm::Client::new(&aws.sdk);
+    let ssm = aws.ssm();
     // The agent reports RUNNING a little before it is connected: retry
     // TargetNotConnected for a few seconds, as exec does.
     let backoff = [250u64, 500, 1000, 1500, 2000, 2500];
@@ -193,7 +193,7 @@ pub async fn start_session(
             "StartSession answered without a session id, stream URL or token; the SSM endpoint is not behaving as AWS does".to_string(),
         ));
     }
-    let mut config = config.unwrap_or_else(|| ChannelConfig::new(aws.sdk.clone()));
+    let mut config = config.unwrap_or_else(|| aws.channel_config());
     config.kind = SessionKind::Port;
     // Output events of up to 64 KiB each: 16 of them bound what waits for a
     // slow local reader to about 1 MiB (the socket is not read meanwhile).

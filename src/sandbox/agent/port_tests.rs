@@ -41,11 +41,11 @@ async fn closed_port() -> u16 {
 }
 
 fn aws(env: &Env) -> Aws {
-    Aws {
-        sdk: env.sdk.clone(),
-        region: "us-east-1".to_string(),
-        endpoint: env.sdk.endpoint_url().unwrap_or_default().to_string(),
-    }
+    Aws::new(
+        env.sdk.clone(),
+        "us-east-1".to_string(),
+        env.sdk.endpoint_url().unwrap_or_default().to_string(),
+    )
 }
 
 struct Running {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use axum::body::Bytes;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures::SinkExt;
+use futures::{FutureExt, SinkExt};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
@@ -52,6 +52,8 @@ pub(crate) const WINDOW: usize = 512;
 const AHEAD_BOUND: usize = 1024;
 /// Most input bytes waiting for the pty; beyond it input goes unacknowledged.
 const INPUT_LIMIT: usize = 64 * 1024;
+/// Client frames handled before what they made us send is flushed.
+const RECV_BATCH: usize = 64;
 /// Most bytes taken from the pty at once.
 const READ_CHUNK: usize = 16 * 1024;
 /// How often the oldest unacknowledged output is looked at.
@@ -335,6 +337,11 @@ pub(crate) struct Runner {
     port_guard: Option<PortGuard>,
     /// The client sent flag 2 (TerminateSession).
     terminate_requested: bool,
+    /// While a batch of frames from the client is handled, what is sent
+    /// waits in the socket's buffer and goes out with one flush (the acks
+    /// of a fast upload would otherwise cost a system call each).
+    hold_flush: bool,
+    unflushed: bool,
     /// `agent_pacing: real`: nothing more goes out before this instant ...
     next_read_at: Option<Instant>,
     /// ... and this is what waits to go out.
@@ -384,6 +391,8 @@ impl Runner {
             port_out: None,
             port_guard: None,
             terminate_requested: false,
+            hold_flush: false,
+            unflushed: false,
             next_read_at: None,
             paced_slot: None,
             paced: VecDeque::new(),
@@ -470,11 +479,26 @@ impl Runner {
                     Some(Stop::Shutdown) | None => return End::Silent,
                 },
                 Some(ws) = self.attach.recv() => self.on_attach(ws).await,
-                frame = recv(&mut self.ws), if self.ws.is_some() => match frame {
-                    Some(Ok(WsMessage::Binary(bytes))) => self.on_frame(&bytes).await,
-                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => self.detach(),
-                    Some(Ok(_)) => {}
-                },
+                frame = recv(&mut self.ws), if self.ws.is_some() => {
+                    // This frame and those already arrived behind it, then
+                    // one flush for what they made us send.
+                    self.hold_flush = true;
+                    let mut frame = Some(frame);
+                    let mut taken = 0;
+                    while let Some(next) = frame.take() {
+                        match next {
+                            Some(Ok(WsMessage::Binary(bytes))) => self.on_frame(&bytes).await,
+                            Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => self.detach(),
+                            Some(Ok(_)) => {}
+                        }
+                        taken += 1;
+                        if taken < RECV_BATCH && !self.terminate_requested {
+                            frame = self.ws.as_mut().and_then(|ws| ws.recv().now_or_never());
+                        }
+                    }
+                    self.hold_flush = false;
+                    self.flush_held().await;
+                }
                 read = read_pty(self.master.as_ref(), &mut buf[..read_len]), if can_read => match read {
                     Ok(Read::Data(n)) if paced => self.paced.extend(&buf[..n]),
                     Ok(Read::Data(n)) => {
@@ -648,11 +672,27 @@ impl Runner {
                 break;
             }
         }
+        if result.is_ok() && self.hold_flush {
+            self.unflushed = true;
+            return;
+        }
         if result.is_ok() {
             result = ws.flush().await;
         }
         if result.is_err() {
             self.detach();
+        }
+    }
+
+    /// Flushes what [`Runner::send`] left in the socket's buffer.
+    async fn flush_held(&mut self) {
+        if !std::mem::take(&mut self.unflushed) {
+            return;
+        }
+        if let Some(ws) = self.ws.as_mut() {
+            if ws.flush().await.is_err() {
+                self.detach();
+            }
         }
     }
 

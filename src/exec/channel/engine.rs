@@ -19,6 +19,7 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
+use crate::protocol::codec::MAX_PAYLOAD_CHUNK;
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA,
     PAUSE_PUBLICATION, START_PUBLICATION,
@@ -79,6 +80,10 @@ pub(crate) struct Engine {
     handshake_started: bool,
     /// The input queue is still open.
     input_open: bool,
+    /// Input taken off the queue but not yet sent (the window filled, or
+    /// publication paused, part-way through it), and how much of it is sent.
+    input_rest: Vec<u8>,
+    input_sent: usize,
     /// Set when a read or write fails; the loop then reconnects.
     broken: Option<String>,
     /// Frames written to the socket's buffer but not yet flushed.
@@ -118,6 +123,8 @@ impl Engine {
             ready: false,
             handshake_started: false,
             input_open: true,
+            input_rest: Vec::new(),
+            input_sent: 0,
             broken: None,
             unflushed: false,
             failed_reconnects: 0,
@@ -154,6 +161,7 @@ impl Engine {
         let window = self.config.window.max(1);
 
         loop {
+            self.send_input_rest(window).await?;
             self.flush().await;
             if let Some(reason) = self.broken.take() {
                 if let Some(end) = self.reconnect(reason).await? {
@@ -161,8 +169,11 @@ impl Engine {
                 }
                 continue;
             }
-            let can_pull =
-                self.input_open && self.ready && !self.paused && self.out.in_flight() < window;
+            let can_pull = self.input_open
+                && self.ready
+                && !self.paused
+                && self.input_sent == self.input_rest.len()
+                && self.out.in_flight() < window;
             // After a drain, the expected message is still here only when
             // the events are full: the consumer is behind.
             let deliverable = self.reorder.peek_expected().is_some();
@@ -203,13 +214,18 @@ impl Engine {
                         // one flush carries a batch (uploads are otherwise a
                         // write system call per KiB).
                         let mut taken = 1;
+                        self.send_input_rest(window).await?;
                         while taken < READ_BATCH
                             && !self.paused
                             && self.broken.is_none()
+                            && self.input_sent == self.input_rest.len()
                             && self.out.in_flight() < window
                         {
                             match self.commands.try_recv() {
-                                Ok(command) => self.send_command(command).await?,
+                                Ok(command) => {
+                                    self.send_command(command).await?;
+                                    self.send_input_rest(window).await?;
+                                }
                                 Err(_) => break,
                             }
                             taken += 1;
@@ -571,13 +587,10 @@ impl Engine {
     async fn send_command(&mut self, command: Command) -> Result<(), ChannelError> {
         match command {
             Command::Input(bytes) => {
-                let payload = match &self.cipher {
-                    None => bytes,
-                    Some(cipher) => cipher.encrypt(&bytes).map_err(|e| ChannelError::Kms {
-                        message: format!("cannot encrypt input: {e}"),
-                    })?,
-                };
-                self.send_stream(PayloadType::Output, payload).await;
+                // Sent by `send_input_rest`, a message per KiB, as the
+                // window allows.
+                self.input_rest = bytes;
+                self.input_sent = 0;
             }
             Command::Size { cols, rows } => {
                 let size = SizeData {
@@ -590,6 +603,32 @@ impl Engine {
                 self.send_stream(PayloadType::Flag, flag_payload(flag))
                     .await;
             }
+        }
+        Ok(())
+    }
+
+    /// Sends what is left of the input taken off the queue, a message of at
+    /// most 1 KiB each, while the window has room and publication runs.
+    async fn send_input_rest(&mut self, window: usize) -> Result<(), ChannelError> {
+        while self.input_sent < self.input_rest.len()
+            && !self.paused
+            && self.broken.is_none()
+            && self.out.in_flight() < window
+        {
+            let end = (self.input_sent + MAX_PAYLOAD_CHUNK).min(self.input_rest.len());
+            let chunk = &self.input_rest[self.input_sent..end];
+            let payload = match &self.cipher {
+                None => chunk.to_vec(),
+                Some(cipher) => cipher.encrypt(chunk).map_err(|e| ChannelError::Kms {
+                    message: format!("cannot encrypt input: {e}"),
+                })?,
+            };
+            self.input_sent = end;
+            self.send_stream(PayloadType::Output, payload).await;
+        }
+        if self.input_sent == self.input_rest.len() && !self.input_rest.is_empty() {
+            self.input_rest.clear();
+            self.input_sent = 0;
         }
         Ok(())
     }

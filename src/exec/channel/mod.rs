@@ -254,10 +254,16 @@ pub enum ChannelError {
     Closed,
 }
 
+/// Most input bytes in one request to the I/O task: one hand-over between
+/// tasks per 64 messages, not per message (a fast upload spent its time
+/// waking the I/O task for each KiB).
+const INPUT_COMMAND_MAX: usize = 64 * MAX_PAYLOAD_CHUNK;
+
 /// Requests from the caller to the I/O task.
 #[derive(Debug)]
 enum Command {
-    /// Stdin bytes, at most [`MAX_PAYLOAD_CHUNK`], never empty.
+    /// Stdin bytes, at most [`INPUT_COMMAND_MAX`], never empty; the I/O
+    /// task sends them as messages of at most [`MAX_PAYLOAD_CHUNK`].
     Input(Vec<u8>),
     /// Terminal size.
     Size { cols: u16, rows: u16 },
@@ -273,12 +279,12 @@ pub struct InputHandle {
 }
 
 impl InputHandle {
-    /// Queues stdin bytes, cut into chunks of at most 1024 bytes (nothing
+    /// Queues stdin bytes, sent as messages of at most 1024 bytes (nothing
     /// for an empty slice). Waits while the window of unacknowledged
     /// messages is full, so any amount streams in bounded memory. `Ok`
     /// means queued, not yet acknowledged.
     pub async fn send_input(&self, bytes: &[u8]) -> Result<(), ChannelError> {
-        for chunk in bytes.chunks(MAX_PAYLOAD_CHUNK) {
+        for chunk in bytes.chunks(INPUT_COMMAND_MAX) {
             self.tx
                 .send(Command::Input(chunk.to_vec()))
                 .await

@@ -337,9 +337,9 @@ pub(crate) struct Runner {
     port_guard: Option<PortGuard>,
     /// The client sent flag 2 (TerminateSession).
     terminate_requested: bool,
-    /// While a batch of frames from the client is handled, what is sent
-    /// waits in the socket's buffer and goes out with one flush (the acks
-    /// of a fast upload would otherwise cost a system call each).
+    /// While the main loop runs, what is sent waits in the socket's buffer
+    /// and goes out with one flush per turn (the acks of a fast upload would
+    /// otherwise cost a system call each).
     hold_flush: bool,
     unflushed: bool,
     /// `agent_pacing: real`: nothing more goes out before this instant ...
@@ -435,11 +435,22 @@ impl Runner {
         self.slot.mark_ended();
     }
 
+    /// Runs the session; everything sent while it runs is flushed once per
+    /// turn of the loop, before it waits again.
     async fn main_loop(&mut self) -> End {
+        self.hold_flush = true;
+        let end = self.turns().await;
+        self.hold_flush = false;
+        self.flush_held().await;
+        end
+    }
+
+    async fn turns(&mut self) -> End {
         let mut resend = interval(RESEND_TICK);
         resend.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
+            self.flush_held().await;
             if let Some(end) = self.advance() {
                 return end;
             }
@@ -480,9 +491,8 @@ impl Runner {
                 },
                 Some(ws) = self.attach.recv() => self.on_attach(ws).await,
                 frame = recv(&mut self.ws), if self.ws.is_some() => {
-                    // This frame and those already arrived behind it, then
-                    // one flush for what they made us send.
-                    self.hold_flush = true;
+                    // This frame and those already arrived behind it; what
+                    // they make us send is flushed once, at the loop's top.
                     let mut frame = Some(frame);
                     let mut taken = 0;
                     while let Some(next) = frame.take() {
@@ -496,8 +506,6 @@ impl Runner {
                             frame = self.ws.as_mut().and_then(|ws| ws.recv().now_or_never());
                         }
                     }
-                    self.hold_flush = false;
-                    self.flush_held().await;
                 }
                 read = read_pty(self.master.as_ref(), &mut buf[..read_len]), if can_read => match read {
                     Ok(Read::Data(n)) if paced => self.paced.extend(&buf[..n]),

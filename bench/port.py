@@ -564,10 +564,12 @@ def main():
         else:
             print(f"| {name} | skipped (no plugin) | |")
     for pacing, mib, up, down, dup, ddown in rows:
-        print(f"| ecsx upload >= {TARGET_VS_DIRECT:.0%} of direct (pacing {pacing}) | {up/dup:.0%} | {verdict(up/dup >= TARGET_VS_DIRECT)} |")
         if pacing == "none":
-            print(f"| ecsx download >= {TARGET_VS_DIRECT:.0%} of direct (pacing {pacing}) | {down/ddown:.0%} | {verdict(down/ddown >= TARGET_VS_DIRECT)} |")
+            print(f"| ecsx upload >= {TARGET_VS_DIRECT:.0%} of direct (pacing {pacing}) | {up/dup:.1%} | {verdict(up/dup >= TARGET_VS_DIRECT)} |")
+            print(f"| ecsx download >= {TARGET_VS_DIRECT:.0%} of direct (pacing {pacing}) | {down/ddown:.1%} | {verdict(down/ddown >= TARGET_VS_DIRECT)} |")
         else:
+            # The 25%-of-direct target is for the unpaced agent only.
+            print(f"| (context) ecsx upload vs direct (pacing {pacing}) | {up/dup:.1%} | |")
             off = abs(down / PACED_CAP_MBPS - 1)
             print(f"| ecsx download within {TARGET_CAP_WITHIN:.0%} of the 1 KiB/ms cap ({PACED_CAP_MBPS:.3f} MB/s; pacing {pacing}) | {down:.3f} MB/s ({down/PACED_CAP_MBPS:.0%} of the cap) | {verdict(off <= TARGET_CAP_WITHIN)} |")
             if plugin and plugin_rows[pacing][2]:

@@ -34,12 +34,13 @@ fn main() -> ExitCode {
     }
     // exec is one stream between the socket and stdout: on one thread its
     // hand-offs cost no cross-thread wake-ups (about 8% of a 64 MiB `cat`
-    // in wall time, and less CPU; docs/benchmarks.md). The rest fan out
-    // AWS calls and parse their answers on every core.
+    // in wall time, and less CPU; docs/benchmarks.md). port-forward is
+    // streams between sockets, likewise. The rest fan out AWS calls and
+    // parse their answers on every core.
     let mut builder = match cli.command {
-        ecsx::cli::Command::Exec(_) | ecsx::cli::Command::Cp(_) => {
-            tokio::runtime::Builder::new_current_thread()
-        }
+        ecsx::cli::Command::Exec(_)
+        | ecsx::cli::Command::Cp(_)
+        | ecsx::cli::Command::PortForward(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = match builder.enable_all().build() {

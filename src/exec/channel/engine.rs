@@ -19,10 +19,9 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
-use crate::protocol::codec::MAX_PAYLOAD_CHUNK;
 use crate::protocol::codec::{
-    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, OUTPUT_STREAM_DATA,
-    PAUSE_PUBLICATION, START_PUBLICATION,
+    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
+    OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
     AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
@@ -172,7 +171,7 @@ impl Engine {
             let can_pull = self.input_open
                 && self.ready
                 && !self.paused
-                && self.input_sent == self.input_rest.len()
+                && !self.input_waiting()
                 && self.out.in_flight() < window;
             // After a drain, the expected message is still here only when
             // the events are full: the consumer is behind.
@@ -218,7 +217,7 @@ impl Engine {
                         while taken < READ_BATCH
                             && !self.paused
                             && self.broken.is_none()
-                            && self.input_sent == self.input_rest.len()
+                            && !self.input_waiting()
                             && self.out.in_flight() < window
                         {
                             match self.commands.try_recv() {
@@ -610,7 +609,7 @@ impl Engine {
     /// Sends what is left of the input taken off the queue, a message of at
     /// most 1 KiB each, while the window has room and publication runs.
     async fn send_input_rest(&mut self, window: usize) -> Result<(), ChannelError> {
-        while self.input_sent < self.input_rest.len()
+        while self.input_waiting()
             && !self.paused
             && self.broken.is_none()
             && self.out.in_flight() < window
@@ -626,11 +625,16 @@ impl Engine {
             self.input_sent = end;
             self.send_stream(PayloadType::Output, payload).await;
         }
-        if self.input_sent == self.input_rest.len() && !self.input_rest.is_empty() {
+        if !self.input_waiting() && !self.input_rest.is_empty() {
             self.input_rest.clear();
             self.input_sent = 0;
         }
         Ok(())
+    }
+
+    /// Input taken off the queue is not all sent yet.
+    fn input_waiting(&self) -> bool {
+        self.input_sent < self.input_rest.len()
     }
 
     /// Sequences one `input_stream_data`, records it as unacknowledged, and

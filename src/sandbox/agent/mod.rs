@@ -876,7 +876,6 @@ pub(crate) fn with_home(mut env: Vec<(String, String)>, cwd: &Path) -> Vec<(Stri
     env
 }
 
-/// The task a data-channel path names: `/v1/data-channel/<id>`.
 /// The real agent's pacing (1 KiB, then 1 ms) as a schedule: the time the
 /// next piece may go, one `gap` after the previous piece's slot. A sender
 /// that is a little late (tokio's timer rounds up to the next millisecond)
@@ -893,6 +892,7 @@ pub(crate) fn next_paced_slot(
     base + gap
 }
 
+/// The task a data-channel path names: `/v1/data-channel/<id>`.
 pub(crate) fn session_id_of(path: &str) -> Option<&str> {
     let id = path.strip_prefix(DATA_CHANNEL_PATH)?;
     (!id.is_empty() && !id.contains('/')).then_some(id)

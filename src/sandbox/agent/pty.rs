@@ -130,11 +130,6 @@ impl Child {
         }
         Ok(())
     }
-
-    /// Reap the process if it has exited; whether it is reaped now.
-    fn try_reap(&mut self) -> io::Result<bool> {
-        reap(self.pid, &mut self.reaped)
-    }
 }
 
 /// Reap `pid` if it has exited; whether it is reaped now.
@@ -158,22 +153,23 @@ fn reap(pid: libc::pid_t, reaped: &mut bool) -> io::Result<bool> {
     Ok(*reaped)
 }
 
+/// Kill `pid`, a child not yet reaped, and wait for it (blocking).
+fn kill_and_reap(pid: libc::pid_t) {
+    // SAFETY: kill has no memory arguments; waitpid takes a null status.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
-        if matches!(self.try_reap(), Ok(true)) {
+        if matches!(reap(self.pid, &mut self.reaped), Ok(true)) {
             return;
         }
-        let _ = self.start_kill();
-        if matches!(self.try_reap(), Ok(true)) {
-            return;
-        }
-        // Killed but not yet gone: reap it off the runtime's threads.
+        // Still running: kill it, and wait for it off the runtime's threads.
         let pid = self.pid;
-        std::thread::spawn(move || {
-            let mut status = 0;
-            // SAFETY: `status` is valid for writes; the pid is our child.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-        });
+        std::thread::spawn(move || kill_and_reap(pid));
     }
 }
 
@@ -318,16 +314,12 @@ pub(crate) fn spawn(
             env_ptrs.as_ptr(),
         ))?;
     }
-    // From here on the Child owns the process: an error kills and reaps it.
+    // Until the Child owns the process, an error kills and reaps it here.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if raw < 0 {
         let e = io::Error::last_os_error();
-        // SAFETY: kill and waitpid on our own unreaped child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        kill_and_reap(pid);
         return Err(e);
     }
     // SAFETY: pidfd_open returned a new descriptor (close-on-exec) owned here.
@@ -336,11 +328,7 @@ pub(crate) fn spawn(
     let pidfd = match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) } {
         Ok(fd) => fd,
         Err(e) => {
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            kill_and_reap(pid);
             return Err(e.into());
         }
     };

@@ -74,29 +74,6 @@ struct Clients {
     backend: OnceLock<Arc<AwsBackend>>,
 }
 
-/// The SDK configuration with one HTTP client in it, so every service client
-/// made from it (ECS, SSM, KMS, ...) shares one connection pool and one
-/// TLS setup for its requests.
-fn share_http_client(sdk: SdkConfig) -> SdkConfig {
-    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
-    if sdk.http_client().is_some() {
-        return sdk;
-    }
-    // As the SDK's default client: rustls with aws-lc, HTTP(S)_PROXY honoured.
-    let client = Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ));
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    });
-    sdk.to_builder().http_client(client).build()
-}
-
 impl Aws {
     /// Build the SDK configuration.
     pub async fn load(settings: &AwsSettings) -> Result<Aws> {
@@ -138,7 +115,7 @@ impl Aws {
                 loader = loader.region(Region::new("us-east-1"));
             }
         }
-        let sdk = share_http_client(loader.load().await);
+        let sdk = loader.load().await;
         let region = sdk
             .region()
             .map(|r| r.to_string())
@@ -324,10 +301,10 @@ fn short_cause(chain: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Every service client made from the loaded configuration uses the same
-    /// HTTP client (one TLS setup, one connection pool).
+    /// Data channels, and clones of `Aws` (one per session in a fan-out),
+    /// share one SSM/KMS backend instead of making clients per session.
     #[tokio::test]
-    async fn service_clients_share_one_http_client() {
+    async fn clones_share_one_channel_backend() {
         let aws = Aws::load(&AwsSettings {
             endpoint_url: Some("http://127.0.0.1:9".into()),
             sandbox: true,
@@ -335,10 +312,6 @@ mod tests {
         })
         .await
         .unwrap();
-        // (Service clients take the SdkConfig's client when it has one.)
-        assert!(aws.sdk.http_client().is_some());
-        // Data channels, and clones of `Aws` (one per session in a fan-out),
-        // share one SSM/KMS backend instead of making clients per session.
         let copy = aws.clone();
         let (a, b) = (aws.channel_config(), copy.channel_config());
         assert!(Arc::ptr_eq(

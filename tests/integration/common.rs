@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -129,6 +129,9 @@ pub fn assert_one_line_error(out: &Output, code: i32, fragments: &[&str]) {
 pub struct Sandbox {
     child: Child,
     pub url: String,
+    /// What the server wrote to stderr (it runs with `--debug`): shown when
+    /// the test fails, so that a failure says what the sandbox saw.
+    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl Sandbox {
@@ -164,6 +167,7 @@ impl Sandbox {
 
     fn spawn(mut cmd: Command) -> Sandbox {
         let mut child = cmd
+            .arg("--debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -178,9 +182,23 @@ impl Sandbox {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(mut stderr) = child.stderr.take() {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
         Sandbox {
             child,
             url: line.trim().to_string(),
+            log,
         }
     }
 
@@ -207,6 +225,14 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+            eprintln!(
+                "--- the sandbox's log ({}) ---\n{}--- end of the sandbox's log ---",
+                self.url,
+                String::from_utf8_lossy(&log)
+            );
+        }
         // SIGTERM first: the server then ends its sessions and removes its
         // task folders; SIGKILL only if it does not stop in time.
         // SAFETY: kill has no memory arguments.

@@ -102,33 +102,75 @@ fn set_size_raw(fd: libc::c_int, cols: u16, rows: u16) -> io::Result<()> {
 }
 
 /// A process started by [`spawn`]: killed (and reaped) when dropped.
+///
+/// Its exit is noticed without reaping it: while it is a zombie its pid, which
+/// is also its process group's id, cannot be given to another process, so
+/// signalling the group stays safe until the owner is done with it.
 #[derive(Debug)]
 pub(crate) struct Child {
     pid: libc::pid_t,
     /// Readable once the process has exited.
     pidfd: AsyncFd<OwnedFd>,
+    exited: bool,
     reaped: bool,
 }
 
 impl Child {
-    /// Send SIGKILL, unless it is reaped already.
+    /// Send SIGKILL, unless it has exited already.
     pub(crate) fn start_kill(&mut self) -> io::Result<()> {
-        if self.reaped {
+        if self.exited || self.reaped {
             return Ok(());
         }
         // SAFETY: kill has no memory arguments; the pid is our unreaped child.
         check(unsafe { libc::kill(self.pid, libc::SIGKILL) }).map(|_| ())
     }
 
-    /// Wait until the process has exited, and reap it. Cancel-safe.
-    pub(crate) async fn wait(&mut self) -> io::Result<()> {
-        while !self.reaped {
+    /// Wait until the process has exited, leaving it unreaped. Cancel-safe.
+    pub(crate) async fn exited(&mut self) -> io::Result<()> {
+        while !self.exited {
             let mut guard = self.pidfd.readable().await?;
-            if !reap(self.pid, &mut self.reaped)? {
+            if has_exited(self.pid)? {
+                self.exited = true;
+            } else {
                 guard.clear_ready();
             }
         }
         Ok(())
+    }
+
+    /// Wait until the process has exited, and reap it. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> io::Result<()> {
+        self.exited().await?;
+        reap(self.pid, &mut self.reaped)?;
+        Ok(())
+    }
+}
+
+/// Whether `pid`, our child, has exited; it stays unreaped.
+fn has_exited(pid: libc::pid_t) -> io::Result<bool> {
+    loop {
+        // SAFETY: `info` is a plain C struct valid for writes; WNOHANG never
+        // blocks and WNOWAIT leaves the child waitable.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if ret == 0 {
+            // SAFETY: waitid filled `info` (si_pid stays 0 while it runs).
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // Not ours to wait for (reaped already): gone all the same.
+            Some(libc::ECHILD) => return Ok(true),
+            _ => return Err(e),
+        }
     }
 }
 
@@ -335,6 +377,7 @@ pub(crate) fn spawn(
     let child = Child {
         pid,
         pidfd,
+        exited: false,
         reaped: false,
     };
     // SAFETY: the AsyncFd owns the OwnedFd, so the descriptor stays open and

@@ -337,6 +337,8 @@ pub(crate) struct Runner {
     port_guard: Option<PortGuard>,
     /// The client sent flag 2 (TerminateSession).
     terminate_requested: bool,
+    /// Why the main loop ended, for `--debug`.
+    end_reason: &'static str,
     /// While the main loop runs, what is sent waits in the socket's buffer
     /// and goes out with one flush per turn (the acks of a fast upload would
     /// otherwise cost a system call each).
@@ -391,6 +393,7 @@ impl Runner {
             port_out: None,
             port_guard: None,
             terminate_requested: false,
+            end_reason: "",
             hold_flush: false,
             unflushed: false,
             next_read_at: None,
@@ -418,13 +421,21 @@ impl Runner {
             }
         }
         let end = self.main_loop().await;
+        crate::debug!(
+            "sandbox: session {} ends ({}): {} output messages, {} bytes; process exited: {}, pty closed: {}",
+            self.slot.id,
+            self.end_reason,
+            self.output_messages,
+            self.output_bytes,
+            self.exited_at.is_some(),
+            self.pty_eof
+        );
         if let Some(mut child) = self.child.take() {
+            // The leader is unreaped (at most a zombie), so the group id is
+            // still its own: its stragglers go too, and nobody else's.
             pty::kill_group(self.pid, libc::SIGKILL);
             let _ = child.start_kill();
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-        } else {
-            // The leader is gone; stragglers of its group go too.
-            pty::kill_group(self.pid, libc::SIGKILL);
         }
         self.master = None;
         self.drop_port();
@@ -484,11 +495,15 @@ impl Runner {
             let can_write_port = self.port_in.is_some() && !self.pty_eof && !self.input.is_empty();
             let deadline = self.next_deadline();
             tokio::select! {
-                stop = self.stop.recv() => match stop {
-                    Some(Stop::Terminate) => return End::Closed,
-                    Some(Stop::TaskStopped) => return End::Dropped,
-                    Some(Stop::Shutdown) | None => return End::Silent,
-                },
+                stop = self.stop.recv() => {
+                    let (end, why) = match stop {
+                        Some(Stop::Terminate) => (End::Closed, "TerminateSession"),
+                        Some(Stop::TaskStopped) => (End::Dropped, "task stopped"),
+                        Some(Stop::Shutdown) | None => (End::Silent, "shutdown"),
+                    };
+                    self.end_reason = why;
+                    return end;
+                }
                 Some(ws) = self.attach.recv() => self.on_attach(ws).await,
                 frame = recv(&mut self.ws), if self.ws.is_some() => {
                     // This frame and those already arrived behind it; what
@@ -550,9 +565,9 @@ impl Runner {
                     }
                     Ok(None) | Err(_) => self.input.clear(),
                 },
-                _ = wait_child(&mut self.child), if self.child.is_some() => {
-                    // Reaped: the group may live on (children), the leader is gone.
-                    self.child = None;
+                _ = child_exited(&mut self.child), if self.child.is_some() && self.exited_at.is_none() => {
+                    // The leader is gone (reaped at the end); the group may
+                    // live on (children holding the pty).
                     self.exited_at = Some(Instant::now());
                 }
                 _ = resend.tick() => self.resend_due().await,
@@ -594,9 +609,11 @@ impl Runner {
     fn advance(&mut self) -> Option<End> {
         let now = Instant::now();
         if self.ws.is_none() && self.detached_at.is_some_and(|t| now >= t + DETACH_LIMIT) {
+            self.end_reason = "no socket within the detach limit";
             return Some(End::Silent);
         }
         if self.terminate_requested {
+            self.end_reason = "the client's TerminateSession flag";
             return Some(End::Closed);
         }
         match &self.phase {
@@ -610,6 +627,11 @@ impl Runner {
                     self.phase = Phase::Closing {
                         deadline: now + FLUSH_WAIT,
                     };
+                    self.end_reason = if exited_long_ago && self.sink_open() {
+                        "process exited, pty still open after the grace"
+                    } else {
+                        "pty closed"
+                    };
                     // Everything may be acknowledged already: close now,
                     // not at the next timer.
                     if self.out.all_acked() {
@@ -618,7 +640,11 @@ impl Runner {
                 }
             }
             Phase::Closing { deadline } => {
-                if self.out.all_acked() || (self.ws.is_some() && now >= *deadline) {
+                if self.out.all_acked() {
+                    return Some(End::Closed);
+                }
+                if self.ws.is_some() && now >= *deadline {
+                    self.end_reason = "output unacknowledged at the closing deadline";
                     return Some(End::Closed);
                 }
             }
@@ -1117,6 +1143,7 @@ impl Runner {
 
     /// The session cannot go on: say why in `channel_closed`.
     fn fail(&mut self, reason: String) {
+        self.end_reason = "the session failed (channel_closed says why)";
         self.note = Some(reason);
         self.master = None;
         self.drop_port();
@@ -1292,10 +1319,10 @@ fn take_front(queue: &mut VecDeque<u8>, n: usize) -> Vec<u8> {
     out
 }
 
-async fn wait_child(child: &mut Option<Child>) {
+async fn child_exited(child: &mut Option<Child>) {
     match child {
         Some(c) => {
-            let _ = c.wait().await;
+            let _ = c.exited().await;
         }
         None => std::future::pending().await,
     }

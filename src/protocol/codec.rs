@@ -258,27 +258,71 @@ pub enum CodecError {
 /// than 32 bytes is cut at 32, and a payload longer than `u32::MAX` gets a
 /// wrong length field.
 pub fn encode(message: &Message) -> Vec<u8> {
-    let payload = &message.payload;
+    encode_fields(
+        &message.message_type,
+        message.schema_version,
+        message.created_date,
+        message.sequence_number,
+        message.flags,
+        &message.message_id,
+        message.payload_type,
+        &message.payload,
+    )
+}
+
+/// The frame [`Message::new`] followed by [`encode`] would give, built
+/// straight from the parts: no message, and the payload copied once, into
+/// the frame (the hot path of every output and acknowledgement).
+pub fn encode_new(
+    message_type: &str,
+    sequence_number: i64,
+    flags: u64,
+    payload_type: PayloadType,
+    payload: &[u8],
+) -> Vec<u8> {
+    encode_fields(
+        message_type,
+        SCHEMA_VERSION,
+        now_millis(),
+        sequence_number,
+        flags,
+        &Uuid::new_v4(),
+        payload_type,
+        payload,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_fields(
+    message_type: &str,
+    schema_version: u32,
+    created_date: u64,
+    sequence_number: i64,
+    flags: u64,
+    message_id: &Uuid,
+    payload_type: PayloadType,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
     out.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
 
     let mut ty = [b' '; MESSAGE_TYPE_LEN];
-    let src = message.message_type.as_bytes();
+    let src = message_type.as_bytes();
     let n = src.len().min(MESSAGE_TYPE_LEN);
     ty[..n].copy_from_slice(&src[..n]);
     out.extend_from_slice(&ty);
 
-    out.extend_from_slice(&message.schema_version.to_be_bytes());
-    out.extend_from_slice(&message.created_date.to_be_bytes());
-    out.extend_from_slice(&message.sequence_number.to_be_bytes());
-    out.extend_from_slice(&message.flags.to_be_bytes());
+    out.extend_from_slice(&schema_version.to_be_bytes());
+    out.extend_from_slice(&created_date.to_be_bytes());
+    out.extend_from_slice(&sequence_number.to_be_bytes());
+    out.extend_from_slice(&flags.to_be_bytes());
 
-    let id = message.message_id.as_bytes();
+    let id = message_id.as_bytes();
     out.extend_from_slice(&id[8..16]);
     out.extend_from_slice(&id[0..8]);
 
     out.extend_from_slice(&Sha256::digest(payload));
-    out.extend_from_slice(&u32::from(message.payload_type).to_be_bytes());
+    out.extend_from_slice(&u32::from(payload_type).to_be_bytes());
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(payload);

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::codec::{Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN};
+use super::codec::{encode, encode_new, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN};
 
 /// `MessageSchemaVersion` of the opening text frame.
 pub const OPEN_DATA_CHANNEL_SCHEMA_VERSION: &str = "1.0";
@@ -99,6 +99,48 @@ impl AcknowledgeContent {
             to_json(self),
         )
     }
+}
+
+/// The `acknowledge` frame for `received`: the bytes of
+/// `encode(&AcknowledgeContent::for_message(received).to_message())`, with
+/// the JSON written directly (no strings allocated, no serializer) when the
+/// message type needs no escaping, as every type on the wire does.
+pub fn ack_frame(received: &Message) -> Vec<u8> {
+    let ty = received.message_type.as_str();
+    if ty.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return encode(&AcknowledgeContent::for_message(received).to_message());
+    }
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = received.message_id.hyphenated().encode_lower(&mut id);
+    let mut seq = itoa::Buffer::new();
+    let seq = seq.format(received.sequence_number);
+    let mut json = Vec::with_capacity(160 + ty.len());
+    json.extend_from_slice(b"{\"AcknowledgedMessageType\":\"");
+    json.extend_from_slice(ty.as_bytes());
+    json.extend_from_slice(b"\",\"AcknowledgedMessageId\":\"");
+    json.extend_from_slice(id.as_bytes());
+    json.extend_from_slice(b"\",\"AcknowledgedMessageSequenceNumber\":");
+    json.extend_from_slice(seq.as_bytes());
+    json.extend_from_slice(b",\"IsSequentialMessage\":true}");
+    encode_new(
+        ACKNOWLEDGE,
+        0,
+        FLAG_SYN | FLAG_FIN,
+        PayloadType::None,
+        &json,
+    )
+}
+
+/// What a receiver needs of an `acknowledge` payload: the acknowledged
+/// type and sequence number, read without allocating.
+#[derive(Debug, Deserialize)]
+pub struct AckRef<'a> {
+    /// Type of the acknowledged message.
+    #[serde(rename = "AcknowledgedMessageType", borrow)]
+    pub acknowledged_message_type: std::borrow::Cow<'a, str>,
+    /// Sequence number of the acknowledged message.
+    #[serde(rename = "AcknowledgedMessageSequenceNumber")]
+    pub acknowledged_message_sequence_number: i64,
 }
 
 /// Payload of a `channel_closed` message. Every field defaults when absent.

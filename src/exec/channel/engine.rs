@@ -24,7 +24,7 @@ use crate::protocol::codec::{
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
+    ack_frame, AckRef, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
     HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
     KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction, SessionTypeRequest,
     SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
@@ -280,7 +280,7 @@ impl Engine {
         match message.message_type.as_str() {
             OUTPUT_STREAM_DATA => self.on_stream(message).await?,
             ACKNOWLEDGE => {
-                if let Ok(ack) = serde_json::from_slice::<AcknowledgeContent>(&message.payload) {
+                if let Ok(ack) = serde_json::from_slice::<AckRef>(&message.payload) {
                     self.out
                         .ack(ack.acknowledged_message_sequence_number, Instant::now());
                 }
@@ -304,11 +304,11 @@ impl Engine {
     /// An `output_stream_data`: ack unless dropped. Delivery follows the
     /// batch of frames it came in (see [`Engine::drain`]).
     async fn on_stream(&mut self, message: Message) -> Result<(), ChannelError> {
-        let ack = AcknowledgeContent::for_message(&message).to_message();
+        let ack = ack_frame(&message);
         match self.reorder.offer(message) {
             Arrival::Dropped => {}
             Arrival::Duplicate | Arrival::Accepted => {
-                self.write(WsMessage::Binary(encode(&ack).into())).await;
+                self.write(WsMessage::Binary(ack.into())).await;
             }
         }
         Ok(())

@@ -209,6 +209,15 @@ fn reorder_buffer_accepts_duplicates_and_bounds_what_is_ahead() {
     assert!(reorder.pop_expected().is_none());
     assert_eq!(reorder.offer(msg(1)), Arrival::Duplicate);
     assert_eq!(reorder.offer(msg(3)), Arrival::Accepted);
+    // Expecting 3 now: 6 is further ahead than the bound, though there is room.
+    assert_eq!(reorder.offer(msg(6)), Arrival::Dropped);
+    assert_eq!(reorder.offer(msg(5)), Arrival::Accepted);
+    assert_eq!(reorder.pop_expected().map(|m| m.sequence_number), Some(3));
+    assert!(reorder.pop_expected().is_none());
+    assert_eq!(reorder.offer(msg(4)), Arrival::Accepted);
+    assert_eq!(reorder.pop_expected().map(|m| m.sequence_number), Some(4));
+    assert_eq!(reorder.pop_expected().map(|m| m.sequence_number), Some(5));
+    assert_eq!(reorder.len(), 0);
 }
 
 #[test]

@@ -31,13 +31,14 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
+use crate::protocol::codec::encode_new;
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
     PAYLOAD_FLAG_TERMINATE_SESSION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    AcknowledgeContent, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
+    ack_frame, AckRef, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
     HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
     KmsEncryptionResponse, RequestedClientAction, SizeData, ACTION_KMS_ENCRYPTION,
     ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
@@ -157,17 +158,17 @@ impl Outbox {
     }
 
     /// Sequences and records one message; returns its frame.
-    fn push(
-        &mut self,
-        payload_type: PayloadType,
-        payload: Vec<u8>,
-        sent: Option<Instant>,
-    ) -> Bytes {
+    fn push(&mut self, payload_type: PayloadType, payload: &[u8], sent: Option<Instant>) -> Bytes {
         let seq = self.next_seq;
         self.next_seq += 1;
         let flags = if seq == 0 { FLAG_SYN } else { 0 };
-        let message = Message::new(OUTPUT_STREAM_DATA, seq, flags, payload_type, payload);
-        let frame = Bytes::from(encode(&message));
+        let frame = Bytes::from(encode_new(
+            OUTPUT_STREAM_DATA,
+            seq,
+            flags,
+            payload_type,
+            payload,
+        ));
         self.queue.push_back(Pending {
             frame: frame.clone(),
             last_sent: sent,
@@ -736,7 +737,7 @@ impl Runner {
         let now = Instant::now();
         let frame = self
             .out
-            .push(payload_type, payload, sendable.then_some(now));
+            .push(payload_type, &payload, sendable.then_some(now));
         if sendable {
             self.send(vec![frame]).await;
         }
@@ -750,9 +751,13 @@ impl Runner {
         let mut wire = Vec::new();
         let mut held: Option<Bytes> = None;
         for chunk in data.chunks(MAX_PAYLOAD_CHUNK) {
+            let sealed;
             let payload = match &self.cipher {
-                Some(cipher) => cipher.seal(chunk),
-                None => chunk.to_vec(),
+                Some(cipher) => {
+                    sealed = cipher.seal(chunk);
+                    &sealed[..]
+                }
+                None => chunk,
             };
             let frame = self
                 .out
@@ -807,7 +812,7 @@ impl Runner {
         match message.message_type.as_str() {
             INPUT_STREAM_DATA => self.on_input(message).await,
             ACKNOWLEDGE => {
-                if let Ok(ack) = serde_json::from_slice::<AcknowledgeContent>(&message.payload) {
+                if let Ok(ack) = serde_json::from_slice::<AckRef>(&message.payload) {
                     if ack.acknowledged_message_type == OUTPUT_STREAM_DATA {
                         self.out
                             .ack(ack.acknowledged_message_sequence_number, Instant::now());
@@ -871,9 +876,7 @@ impl Runner {
         if self.faults.drop_ack() {
             return;
         }
-        let frame = Bytes::from(encode(
-            &AcknowledgeContent::for_message(message).to_message(),
-        ));
+        let frame = Bytes::from(ack_frame(message));
         let delay = self.faults.ack_delay();
         if delay.is_zero() {
             self.send(vec![frame]).await;
@@ -1349,7 +1352,7 @@ mod tests {
         let mut out = Outbox::new();
         let now = Instant::now();
         for _ in 0..4 {
-            out.push(PayloadType::Output, b"x".to_vec(), Some(now));
+            out.push(PayloadType::Output, b"x", Some(now));
         }
         assert_eq!(out.held(), 4);
         out.ack(2, now);
@@ -1363,7 +1366,7 @@ mod tests {
         out.ack(3, now);
         assert!(out.all_acked());
         assert_eq!(out.held(), 0);
-        let seq0 = decode(&out.push(PayloadType::Output, b"y".to_vec(), None)).unwrap();
+        let seq0 = decode(&out.push(PayloadType::Output, b"y", None)).unwrap();
         assert_eq!(seq0.sequence_number, 4);
         assert_eq!(seq0.flags, 0);
     }
@@ -1371,7 +1374,7 @@ mod tests {
     #[test]
     fn first_output_carries_syn() {
         let mut out = Outbox::new();
-        let m = decode(&out.push(PayloadType::Output, b"hi".to_vec(), None)).unwrap();
+        let m = decode(&out.push(PayloadType::Output, b"hi", None)).unwrap();
         assert_eq!((m.sequence_number, m.flags), (0, FLAG_SYN));
     }
 
@@ -1379,8 +1382,8 @@ mod tests {
     fn only_the_oldest_is_resent_after_the_timeout() {
         let mut out = Outbox::new();
         let t0 = Instant::now();
-        out.push(PayloadType::Output, b"a".to_vec(), Some(t0));
-        out.push(PayloadType::Output, b"b".to_vec(), Some(t0));
+        out.push(PayloadType::Output, b"a", Some(t0));
+        out.push(PayloadType::Output, b"b", Some(t0));
         assert!(out.due(t0 + Duration::from_millis(100)).is_none());
         let resent = out.due(t0 + Duration::from_millis(250)).expect("due");
         assert_eq!(decode(&resent).unwrap().sequence_number, 0);

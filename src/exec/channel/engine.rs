@@ -20,7 +20,7 @@ use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
 use crate::protocol::codec::{
-    flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
+    encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
@@ -30,7 +30,7 @@ use crate::protocol::payloads::{
     SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
     ACTION_STATUS_SUCCESS, ACTION_STATUS_UNSUPPORTED,
 };
-use crate::protocol::{decode, encode, Message, PayloadType};
+use crate::protocol::{decode, Message, PayloadType};
 
 /// Frames read from the socket's buffer in one go before acks are flushed
 /// and output is delivered.
@@ -533,7 +533,7 @@ impl Engine {
             processed_client_actions: processed,
             errors: (!errors.is_empty()).then_some(errors),
         };
-        self.send_stream(PayloadType::HandshakeResponse, to_json(&response))
+        self.send_stream(PayloadType::HandshakeResponse, &to_json(&response))
             .await;
         match failure {
             Some(error) => Err(error),
@@ -577,7 +577,7 @@ impl Engine {
         let plain = cipher.decrypt(&request.challenge).map_err(kms_error)?;
         let challenge = cipher.encrypt(&plain).map_err(kms_error)?;
         let response = EncryptionChallengeResponse { challenge };
-        self.send_stream(PayloadType::EncChallengeResponse, to_json(&response))
+        self.send_stream(PayloadType::EncChallengeResponse, &to_json(&response))
             .await;
         Ok(())
     }
@@ -596,10 +596,10 @@ impl Engine {
                     cols: cols.into(),
                     rows: rows.into(),
                 };
-                self.send_stream(PayloadType::Size, to_json(&size)).await;
+                self.send_stream(PayloadType::Size, &to_json(&size)).await;
             }
             Command::Flag(flag) => {
-                self.send_stream(PayloadType::Flag, flag_payload(flag))
+                self.send_stream(PayloadType::Flag, &flag_payload(flag))
                     .await;
             }
         }
@@ -616,14 +616,26 @@ impl Engine {
         {
             let end = (self.input_sent + MAX_PAYLOAD_CHUNK).min(self.input_rest.len());
             let chunk = &self.input_rest[self.input_sent..end];
+            let sealed;
             let payload = match &self.cipher {
-                None => chunk.to_vec(),
-                Some(cipher) => cipher.encrypt(chunk).map_err(|e| ChannelError::Kms {
-                    message: format!("cannot encrypt input: {e}"),
-                })?,
+                None => chunk,
+                Some(cipher) => {
+                    sealed = cipher.encrypt(chunk).map_err(|e| ChannelError::Kms {
+                        message: format!("cannot encrypt input: {e}"),
+                    })?;
+                    &sealed[..]
+                }
             };
+            let seq = self.out.allocate_seq();
+            let frame = Bytes::from(encode_new(
+                INPUT_STREAM_DATA,
+                seq,
+                0,
+                PayloadType::Output,
+                payload,
+            ));
             self.input_sent = end;
-            self.send_stream(PayloadType::Output, payload).await;
+            self.send_frame_seq(seq, frame).await;
         }
         if !self.input_waiting() && !self.input_rest.is_empty() {
             self.input_rest.clear();
@@ -639,10 +651,15 @@ impl Engine {
 
     /// Sequences one `input_stream_data`, records it as unacknowledged, and
     /// sends it unless publication is paused.
-    async fn send_stream(&mut self, payload_type: PayloadType, payload: Vec<u8>) {
+    async fn send_stream(&mut self, payload_type: PayloadType, payload: &[u8]) {
         let seq = self.out.allocate_seq();
-        let message = Message::new(INPUT_STREAM_DATA, seq, 0, payload_type, payload);
-        let frame = Bytes::from(encode(&message));
+        let frame = Bytes::from(encode_new(INPUT_STREAM_DATA, seq, 0, payload_type, payload));
+        self.send_frame_seq(seq, frame).await;
+    }
+
+    /// Records a sequenced frame as unacknowledged and sends it unless
+    /// publication is paused.
+    async fn send_frame_seq(&mut self, seq: i64, frame: Bytes) {
         if self.paused {
             self.out.push(seq, frame, None);
         } else {

@@ -267,6 +267,7 @@ pub fn encode(message: &Message) -> Vec<u8> {
         &message.message_id,
         message.payload_type,
         &message.payload,
+        None,
     )
 }
 
@@ -289,6 +290,30 @@ pub fn encode_new(
         &Uuid::new_v4(),
         payload_type,
         payload,
+        None,
+    )
+}
+
+/// [`encode_new`] with the payload's SHA-256 already computed (see
+/// [`super::sha::digests`], which hashes many payloads at once).
+pub fn encode_new_digested(
+    message_type: &str,
+    sequence_number: i64,
+    flags: u64,
+    payload_type: PayloadType,
+    payload: &[u8],
+    digest: &[u8; 32],
+) -> Vec<u8> {
+    encode_fields(
+        message_type,
+        SCHEMA_VERSION,
+        now_millis(),
+        sequence_number,
+        flags,
+        &Uuid::new_v4(),
+        payload_type,
+        payload,
+        Some(digest),
     )
 }
 
@@ -302,6 +327,7 @@ fn encode_fields(
     message_id: &Uuid,
     payload_type: PayloadType,
     payload: &[u8],
+    digest: Option<&[u8; 32]>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
     out.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
@@ -321,7 +347,10 @@ fn encode_fields(
     out.extend_from_slice(&id[8..16]);
     out.extend_from_slice(&id[0..8]);
 
-    out.extend_from_slice(&Sha256::digest(payload));
+    match digest {
+        Some(digest) => out.extend_from_slice(digest),
+        None => out.extend_from_slice(&Sha256::digest(payload)),
+    }
     out.extend_from_slice(&u32::from(payload_type).to_be_bytes());
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
@@ -340,6 +369,48 @@ fn encode_fields(
 /// `pause_publication` must have a non-zero CreatedDate and, when the
 /// payload is non-empty, a matching SHA-256 digest.
 pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
+    let (message, check) = decode_undigested(frame)?;
+    if check && Sha256::digest(&message.payload).as_slice() != stated_digest(frame) {
+        return Err(CodecError::DigestMismatch);
+    }
+    Ok(message)
+}
+
+/// [`decode`] of each frame, the payload digests computed two at a time
+/// (see [`super::sha`]).
+pub fn decode_many(frames: &[&[u8]]) -> Vec<Result<Message, CodecError>> {
+    let mut decoded: Vec<Result<(Message, bool), CodecError>> =
+        frames.iter().map(|f| decode_undigested(f)).collect();
+    let payloads: Vec<&[u8]> = decoded
+        .iter()
+        .filter_map(|d| match d {
+            Ok((m, true)) => Some(m.payload.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let mut digests = super::sha::digests(&payloads).into_iter();
+    let mut out = Vec::with_capacity(frames.len());
+    for (frame, d) in frames.iter().zip(decoded.drain(..)) {
+        out.push(match d {
+            Ok((m, true)) => match digests.next() {
+                Some(digest) if digest.as_slice() == stated_digest(frame) => Ok(m),
+                _ => Err(CodecError::DigestMismatch),
+            },
+            Ok((m, false)) => Ok(m),
+            Err(e) => Err(e),
+        });
+    }
+    out
+}
+
+/// The PayloadDigest field of a frame that has a whole header.
+fn stated_digest(frame: &[u8]) -> &[u8] {
+    &frame[OFF_PAYLOAD_DIGEST..OFF_PAYLOAD_TYPE]
+}
+
+/// Every check of [`decode`] but the digest's; with whether the digest must
+/// be checked (a non-empty payload of a validated type).
+fn decode_undigested(frame: &[u8]) -> Result<(Message, bool), CodecError> {
     if frame.len() < PAYLOAD_OFFSET {
         return Err(CodecError::TooShort { len: frame.len() });
     }
@@ -360,22 +431,16 @@ pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
 
     let message_type = parse_message_type(&header[OFF_MESSAGE_TYPE..OFF_SCHEMA_VERSION])?;
     let created_date = be_u64(header, OFF_CREATED_DATE);
-    if !is_unvalidated_type(&message_type) {
-        if created_date == 0 {
-            return Err(CodecError::ZeroCreatedDate);
-        }
-        if !payload.is_empty()
-            && Sha256::digest(payload).as_slice() != &header[OFF_PAYLOAD_DIGEST..OFF_PAYLOAD_TYPE]
-        {
-            return Err(CodecError::DigestMismatch);
-        }
+    let validated = !is_unvalidated_type(&message_type);
+    if validated && created_date == 0 {
+        return Err(CodecError::ZeroCreatedDate);
     }
 
     let mut id = [0u8; 16];
     id[8..16].copy_from_slice(&header[OFF_MESSAGE_ID..OFF_MESSAGE_ID + 8]);
     id[0..8].copy_from_slice(&header[OFF_MESSAGE_ID + 8..OFF_PAYLOAD_DIGEST]);
 
-    Ok(Message {
+    let message = Message {
         message_type,
         schema_version: be_u32(header, OFF_SCHEMA_VERSION),
         created_date,
@@ -384,7 +449,8 @@ pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
         message_id: Uuid::from_bytes(id),
         payload_type: PayloadType::from(be_u32(header, OFF_PAYLOAD_TYPE)),
         payload: payload.to_vec(),
-    })
+    };
+    Ok((message, validated && !payload.is_empty()))
 }
 
 /// The payload of a [`PayloadType::Flag`] message.

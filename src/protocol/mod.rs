@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod payloads;
+pub mod sha;
 
 pub use codec::{decode, encode, CodecError, Message, PayloadType};
 

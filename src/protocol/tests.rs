@@ -625,3 +625,39 @@ proptest! {
         prop_assert_eq!(direct.len(), built.len());
     }
 }
+
+proptest! {
+    /// `decode_many` is `decode` of each frame, whatever the frames: valid,
+    /// with a flipped byte (a digest that no longer matches, a broken
+    /// header), or cut short.
+    #[test]
+    fn decode_many_is_decode_of_each(
+        frames in proptest::collection::vec(
+            (
+                proptest::collection::vec(any::<u8>(), 0..1100),
+                proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+                proptest::option::of(any::<prop::sample::Index>()),
+            ),
+            0..6,
+        )
+    ) {
+        let frames: Vec<Vec<u8>> = frames
+            .into_iter()
+            .map(|(payload, flip, cut)| {
+                let mut frame =
+                    encode(&Message::new(OUTPUT_STREAM_DATA, 3, 0, PayloadType::Output, payload));
+                if let Some((at, x)) = flip {
+                    let i = at.index(frame.len());
+                    frame[i] ^= x;
+                }
+                if let Some(at) = cut {
+                    frame.truncate(at.index(frame.len() + 1));
+                }
+                frame
+            })
+            .collect();
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let each: Vec<Result<Message, CodecError>> = refs.iter().map(|f| decode(f)).collect();
+        prop_assert_eq!(decode_many(&refs), each);
+    }
+}

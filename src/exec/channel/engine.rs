@@ -19,6 +19,7 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
+use crate::protocol::codec::{decode_many, encode_new_digested};
 use crate::protocol::codec::{
     encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
@@ -30,7 +31,8 @@ use crate::protocol::payloads::{
     SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
     ACTION_STATUS_SUCCESS, ACTION_STATUS_UNSUPPORTED,
 };
-use crate::protocol::{decode, Message, PayloadType};
+use crate::protocol::sha;
+use crate::protocol::{decode, CodecError, Message, PayloadType};
 
 /// Frames read from the socket's buffer in one go before acks are flushed
 /// and output is delivered.
@@ -192,17 +194,18 @@ impl Engine {
                 frame = self.ws.next(), if !deliverable => {
                     // Then whatever else is already read, with the acks
                     // written together and the output delivered together;
-                    // never so much that the buffer would have to drop.
-                    let mut frame = Some(frame);
-                    let mut taken = 0;
-                    while let Some(next) = frame.take() {
-                        if let Some(end) = self.on_ws(next).await? {
-                            return Ok(end);
+                    // never more than the buffer has room for (each frame
+                    // takes at most one place), so nothing has to drop.
+                    let limit = READ_BATCH.min(self.reorder.room().max(1));
+                    let mut frames = vec![frame];
+                    while frames.len() < limit && frames.last().is_some_and(continues) {
+                        match self.ws.next().now_or_never() {
+                            Some(next) => frames.push(next),
+                            None => break,
                         }
-                        taken += 1;
-                        if taken < READ_BATCH && self.broken.is_none() && self.reorder.has_room() {
-                            frame = self.ws.next().now_or_never();
-                        }
+                    }
+                    if let Some(end) = self.on_ws_batch(frames).await? {
+                        return Ok(end);
                     }
                     self.drain().await?;
                 }
@@ -273,7 +276,42 @@ impl Engine {
 
     /// One binary frame. Undecodable frames and unknown types are ignored.
     async fn on_frame(&mut self, bytes: &[u8]) -> Result<Option<End>, ChannelError> {
-        let Ok(message) = decode(bytes) else {
+        self.on_decoded(decode(bytes)).await
+    }
+
+    /// Frames read together: the binary ones decoded at once (their digests
+    /// computed two at a time), then each handled in order as [`Engine::on_ws`]
+    /// would.
+    async fn on_ws_batch(&mut self, frames: Vec<WsFrame>) -> Result<Option<End>, ChannelError> {
+        let binaries: Vec<&[u8]> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Some(Ok(WsMessage::Binary(bytes))) => Some(&bytes[..]),
+                _ => None,
+            })
+            .collect();
+        let mut decoded = decode_many(&binaries).into_iter();
+        for frame in frames {
+            let end = match frame {
+                Some(Ok(WsMessage::Binary(_))) => match decoded.next() {
+                    Some(message) => self.on_decoded(message).await?,
+                    None => None,
+                },
+                other => self.on_ws(other).await?,
+            };
+            if end.is_some() {
+                return Ok(end);
+            }
+        }
+        Ok(None)
+    }
+
+    /// One decoded binary frame.
+    async fn on_decoded(
+        &mut self,
+        decoded: Result<Message, CodecError>,
+    ) -> Result<Option<End>, ChannelError> {
+        let Ok(message) = decoded else {
             return Ok(None);
         };
         self.failed_reconnects = 0;
@@ -614,28 +652,46 @@ impl Engine {
             && self.broken.is_none()
             && self.out.in_flight() < window
         {
-            let end = (self.input_sent + MAX_PAYLOAD_CHUNK).min(self.input_rest.len());
-            let chunk = &self.input_rest[self.input_sent..end];
-            let sealed;
-            let payload = match &self.cipher {
-                None => chunk,
+            // As many messages as the window takes, hashed two at a time.
+            let room = window - self.out.in_flight();
+            let rest = &self.input_rest[self.input_sent..];
+            let chunks: Vec<&[u8]> = rest.chunks(MAX_PAYLOAD_CHUNK).take(room).collect();
+            let taken: usize = chunks.iter().map(|c| c.len()).sum();
+            let sealed: Vec<Vec<u8>>;
+            let payloads: Vec<&[u8]> = match &self.cipher {
+                None => chunks,
                 Some(cipher) => {
-                    sealed = cipher.encrypt(chunk).map_err(|e| ChannelError::Kms {
-                        message: format!("cannot encrypt input: {e}"),
-                    })?;
-                    &sealed[..]
+                    sealed = chunks
+                        .iter()
+                        .map(|c| cipher.encrypt(c))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| ChannelError::Kms {
+                            message: format!("cannot encrypt input: {e}"),
+                        })?;
+                    sealed.iter().map(Vec::as_slice).collect()
                 }
             };
-            let seq = self.out.allocate_seq();
-            let frame = Bytes::from(encode_new(
-                INPUT_STREAM_DATA,
-                seq,
-                0,
-                PayloadType::Output,
-                payload,
-            ));
-            self.input_sent = end;
-            self.send_frame_seq(seq, frame).await;
+            let digests = sha::digests(&payloads);
+            let frames: Vec<(i64, Bytes)> = payloads
+                .iter()
+                .zip(&digests)
+                .map(|(payload, digest)| {
+                    let seq = self.out.allocate_seq();
+                    let frame = encode_new_digested(
+                        INPUT_STREAM_DATA,
+                        seq,
+                        0,
+                        PayloadType::Output,
+                        payload,
+                        digest,
+                    );
+                    (seq, Bytes::from(frame))
+                })
+                .collect();
+            self.input_sent += taken;
+            for (seq, frame) in frames {
+                self.send_frame_seq(seq, frame).await;
+            }
         }
         if !self.input_waiting() && !self.input_rest.is_empty() {
             self.input_rest.clear();
@@ -811,6 +867,14 @@ impl Engine {
 }
 
 /// Output for the caller: PayloadType 1, or 11 if ever sent.
+/// One read of the socket, as the stream gives it.
+type WsFrame = Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>;
+
+/// Whether reading may go on after this frame (not a close, an error or the end).
+fn continues(frame: &WsFrame) -> bool {
+    matches!(frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)))
+}
+
 fn is_output(message: &Message) -> bool {
     matches!(
         message.payload_type,

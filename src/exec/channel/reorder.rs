@@ -70,6 +70,11 @@ impl Reorder {
         self.ahead() < self.bound
     }
 
+    /// How many more messages ahead of the expected one fit.
+    pub(crate) fn room(&self) -> usize {
+        self.bound.saturating_sub(self.ahead())
+    }
+
     /// Messages held other than the expected one.
     fn ahead(&self) -> usize {
         self.held - usize::from(self.peek_expected().is_some())

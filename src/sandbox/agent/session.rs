@@ -31,7 +31,7 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
-use crate::protocol::codec::encode_new;
+use crate::protocol::codec::{decode_many, encode_new_digested};
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
@@ -43,7 +43,8 @@ use crate::protocol::payloads::{
     KmsEncryptionResponse, RequestedClientAction, SizeData, ACTION_KMS_ENCRYPTION,
     ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
 };
-use crate::protocol::{decode, encode, Message, PayloadType};
+use crate::protocol::sha;
+use crate::protocol::{encode, Message, PayloadType};
 use crate::sandbox::kms::{self, Secret};
 use crate::sandbox::world::AgentPacing;
 
@@ -159,15 +160,27 @@ impl Outbox {
 
     /// Sequences and records one message; returns its frame.
     fn push(&mut self, payload_type: PayloadType, payload: &[u8], sent: Option<Instant>) -> Bytes {
+        self.push_digested(payload_type, payload, &sha::one(payload), sent)
+    }
+
+    /// [`Outbox::push`] with the payload's SHA-256 computed already.
+    fn push_digested(
+        &mut self,
+        payload_type: PayloadType,
+        payload: &[u8],
+        digest: &[u8; 32],
+        sent: Option<Instant>,
+    ) -> Bytes {
         let seq = self.next_seq;
         self.next_seq += 1;
         let flags = if seq == 0 { FLAG_SYN } else { 0 };
-        let frame = Bytes::from(encode_new(
+        let frame = Bytes::from(encode_new_digested(
             OUTPUT_STREAM_DATA,
             seq,
             flags,
             payload_type,
             payload,
+            digest,
         ));
         self.queue.push_back(Pending {
             frame: frame.clone(),
@@ -509,19 +522,14 @@ impl Runner {
                 frame = recv(&mut self.ws), if self.ws.is_some() => {
                     // This frame and those already arrived behind it; what
                     // they make us send is flushed once, at the loop's top.
-                    let mut frame = Some(frame);
-                    let mut taken = 0;
-                    while let Some(next) = frame.take() {
-                        match next {
-                            Some(Ok(WsMessage::Binary(bytes))) => self.on_frame(&bytes).await,
-                            Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => self.detach(),
-                            Some(Ok(_)) => {}
-                        }
-                        taken += 1;
-                        if taken < RECV_BATCH && !self.terminate_requested {
-                            frame = self.ws.as_mut().and_then(|ws| ws.recv().now_or_never());
+                    let mut frames = vec![frame];
+                    while frames.len() < RECV_BATCH && frames.last().is_some_and(continues) {
+                        match self.ws.as_mut().and_then(|ws| ws.recv().now_or_never()) {
+                            Some(next) => frames.push(next),
+                            None => break,
                         }
                     }
+                    self.on_frames(frames).await;
                 }
                 read = read_pty(self.master.as_ref(), &mut buf[..read_len]), if can_read => match read {
                     Ok(Read::Data(n)) if paced => self.paced.extend(&buf[..n]),
@@ -750,20 +758,29 @@ impl Runner {
         let now = Instant::now();
         let mut wire = Vec::new();
         let mut held: Option<Bytes> = None;
-        for chunk in data.chunks(MAX_PAYLOAD_CHUNK) {
-            let sealed;
-            let payload = match &self.cipher {
-                Some(cipher) => {
-                    sealed = cipher.seal(chunk);
-                    &sealed[..]
-                }
-                None => chunk,
-            };
-            let frame = self
-                .out
-                .push(PayloadType::Output, payload, sendable.then_some(now));
+        let sealed: Vec<Vec<u8>>;
+        let payloads: Vec<&[u8]> = match &self.cipher {
+            Some(cipher) => {
+                sealed = data
+                    .chunks(MAX_PAYLOAD_CHUNK)
+                    .map(|c| cipher.seal(c))
+                    .collect();
+                sealed.iter().map(Vec::as_slice).collect()
+            }
+            None => data.chunks(MAX_PAYLOAD_CHUNK).collect(),
+        };
+        // Hashed two at a time (the digests are a third of the work).
+        let digests = sha::digests(&payloads);
+        let plain = data.chunks(MAX_PAYLOAD_CHUNK).map(<[u8]>::len);
+        for ((payload, digest), plain) in payloads.iter().zip(&digests).zip(plain) {
+            let frame = self.out.push_digested(
+                PayloadType::Output,
+                payload,
+                digest,
+                sendable.then_some(now),
+            );
             self.output_messages += 1;
-            self.output_bytes += chunk.len() as u64;
+            self.output_bytes += plain as u64;
             if !sendable {
                 continue;
             }
@@ -805,10 +822,35 @@ impl Runner {
         }
     }
 
-    async fn on_frame(&mut self, bytes: &[u8]) {
-        let Ok(message) = decode(bytes) else {
-            return;
-        };
+    /// Frames read together: the binary ones decoded at once (digests
+    /// computed two at a time), then each handled in order; nothing after a
+    /// TerminateSession flag.
+    async fn on_frames(&mut self, frames: Vec<WsFrame>) {
+        let binaries: Vec<&[u8]> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Some(Ok(WsMessage::Binary(bytes))) => Some(&bytes[..]),
+                _ => None,
+            })
+            .collect();
+        let mut decoded = decode_many(&binaries).into_iter();
+        for frame in frames {
+            if self.terminate_requested {
+                break;
+            }
+            match frame {
+                Some(Ok(WsMessage::Binary(_))) => {
+                    if let Some(Ok(message)) = decoded.next() {
+                        self.on_message(message).await;
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => self.detach(),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
         match message.message_type.as_str() {
             INPUT_STREAM_DATA => self.on_input(message).await,
             ACKNOWLEDGE => {
@@ -1269,7 +1311,15 @@ fn go_error(e: &std::io::Error) -> String {
     }
 }
 
-async fn recv(ws: &mut Option<WebSocket>) -> Option<Result<WsMessage, axum::Error>> {
+/// One read of the socket, as the stream gives it.
+type WsFrame = Option<Result<WsMessage, axum::Error>>;
+
+/// Whether reading may go on after this frame (not a close, an error or the end).
+fn continues(frame: &WsFrame) -> bool {
+    matches!(frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)))
+}
+
+async fn recv(ws: &mut Option<WebSocket>) -> WsFrame {
     match ws {
         Some(ws) => ws.recv().await,
         None => std::future::pending().await,
@@ -1334,6 +1384,7 @@ async fn child_exited(child: &mut Option<Child>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::decode;
 
     #[test]
     fn take_front_takes_across_the_ring_boundary() {

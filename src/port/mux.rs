@@ -189,14 +189,20 @@ fn open_stream(id: u32, conn: TcpStream, frames: mpsc::Sender<Vec<u8>>) -> Strea
 /// Joins frames from every stream into the channel's input, a batch at a time.
 async fn send_frames(input: InputHandle, mut frames: mpsc::Receiver<Vec<u8>>) {
     while let Some(first) = frames.recv().await {
+        // A big frame goes as it is; small ones are joined (a copy each).
         let mut batch = first;
-        while batch.len() < SEND_BATCH {
+        while batch.len() < SEND_BATCH / 2 {
             match frames.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(more) => {
+                    if batch.capacity() < SEND_BATCH {
+                        batch.reserve(SEND_BATCH - batch.len());
+                    }
+                    batch.extend_from_slice(&more);
+                }
                 Err(_) => break,
             }
         }
-        if input.send_input(&batch).await.is_err() {
+        if input.send_input_owned(batch).await.is_err() {
             return;
         }
     }

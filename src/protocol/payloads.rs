@@ -143,6 +143,60 @@ pub struct AckRef<'a> {
     pub acknowledged_message_sequence_number: i64,
 }
 
+/// The acknowledged type and sequence number of an `acknowledge` payload,
+/// `None` when it is not one. The exact JSON the official client and agent
+/// write (and [`ack_frame`]) is read by hand, without a parser; anything else
+/// goes through serde, so the answer is always serde's.
+pub fn read_ack(payload: &[u8]) -> Option<(std::borrow::Cow<'_, str>, i64)> {
+    if let Some(fast) = read_ack_exact(payload) {
+        return Some(fast);
+    }
+    let ack: AckRef = serde_json::from_slice(payload).ok()?;
+    Some((
+        ack.acknowledged_message_type,
+        ack.acknowledged_message_sequence_number,
+    ))
+}
+
+/// `{"AcknowledgedMessageType":"T","AcknowledgedMessageId":"I",
+/// "AcknowledgedMessageSequenceNumber":N,"IsSequentialMessage":B}` with no
+/// spaces and no escapes in T and I; `None` for anything else.
+fn read_ack_exact(payload: &[u8]) -> Option<(std::borrow::Cow<'_, str>, i64)> {
+    // A JSON string's content without escapes: no quote, backslash or control byte.
+    fn plain_string(rest: &[u8]) -> Option<(&str, &[u8])> {
+        let end = rest.iter().position(|&b| b == b'"')?;
+        let text = &rest[..end];
+        if text.iter().any(|&b| b == b'\\' || b < 0x20) {
+            return None;
+        }
+        Some((std::str::from_utf8(text).ok()?, &rest[end + 1..]))
+    }
+    let rest = payload.strip_prefix(b"{\"AcknowledgedMessageType\":\"")?;
+    let (ty, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(b",\"AcknowledgedMessageId\":\"")?;
+    let (_id, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(b",\"AcknowledgedMessageSequenceNumber\":")?;
+    let digits_start = usize::from(rest.first() == Some(&b'-'));
+    let digits = rest[digits_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    // JSON numbers have no leading zeros.
+    if digits == 0 || (digits > 1 && rest[digits_start] == b'0') {
+        return None;
+    }
+    let (number, rest) = rest.split_at(digits_start + digits);
+    let seq: i64 = std::str::from_utf8(number).ok()?.parse().ok()?;
+    let rest = rest.strip_prefix(b",\"IsSequentialMessage\":")?;
+    let rest = rest
+        .strip_prefix(b"true")
+        .or_else(|| rest.strip_prefix(b"false"))?;
+    if rest != b"}" {
+        return None;
+    }
+    Some((std::borrow::Cow::Borrowed(ty), seq))
+}
+
 /// Payload of a `channel_closed` message. Every field defaults when absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -661,3 +661,58 @@ proptest! {
         prop_assert_eq!(decode_many(&refs), each);
     }
 }
+
+/// `read_ack` as serde alone would answer it.
+fn read_ack_by_serde(payload: &[u8]) -> Option<(String, i64)> {
+    let ack: AckRef = serde_json::from_slice(payload).ok()?;
+    Some((
+        ack.acknowledged_message_type.into_owned(),
+        ack.acknowledged_message_sequence_number,
+    ))
+}
+
+#[test]
+fn read_ack_reads_the_official_json_and_anything_serde_takes() {
+    assert_eq!(
+        read_ack(ACK_JSON.as_bytes()).map(|(t, n)| (t.into_owned(), n)),
+        Some(("output_stream_data".to_string(), 5))
+    );
+    // Other spacing and order: not the exact form, still an ack.
+    let spaced = r#"{ "AcknowledgedMessageSequenceNumber": 7, "AcknowledgedMessageType": "x" }"#;
+    assert_eq!(
+        read_ack(spaced.as_bytes()).map(|(t, n)| (t.into_owned(), n)),
+        Some(("x".to_string(), 7))
+    );
+    for bad in [
+        &br#"{"AcknowledgedMessageType":"a","AcknowledgedMessageId":"i","AcknowledgedMessageSequenceNumber":05,"IsSequentialMessage":true}"#[..],
+        br#"{"AcknowledgedMessageType":"a","AcknowledgedMessageId":"i","AcknowledgedMessageSequenceNumber":5,"IsSequentialMessage":true}x"#,
+        br#"{"AcknowledgedMessageType":"a","AcknowledgedMessageId":"i","AcknowledgedMessageSequenceNumber":99999999999999999999,"IsSequentialMessage":true}"#,
+        b"",
+    ] {
+        assert_eq!(read_ack(bad), None, "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+proptest! {
+    /// Whatever the bytes (an ack with one byte changed, cut or grown),
+    /// `read_ack` answers as serde does.
+    #[test]
+    fn read_ack_answers_as_serde_does(
+        seq in any::<i64>(),
+        ty in "[ -~]{0,20}",
+        edit in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let received = Message::new(ty, seq, 0, PayloadType::Output, b"x".to_vec());
+        let mut payload = decode(&ack_frame(&received)).unwrap().payload;
+        if let Some((at, byte)) = edit {
+            let i = at.index(payload.len());
+            payload[i] = byte;
+        }
+        if let Some(at) = cut {
+            payload.truncate(at.index(payload.len() + 1));
+        }
+        let fast = read_ack(&payload).map(|(t, n)| (t.into_owned(), n));
+        prop_assert_eq!(fast, read_ack_by_serde(&payload));
+    }
+}

@@ -25,7 +25,7 @@ use crate::protocol::codec::{
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frame, AckRef, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
+    ack_frame, read_ack, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
     HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
     KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction, SessionTypeRequest,
     SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
@@ -318,9 +318,8 @@ impl Engine {
         match message.message_type.as_str() {
             OUTPUT_STREAM_DATA => self.on_stream(message).await?,
             ACKNOWLEDGE => {
-                if let Ok(ack) = serde_json::from_slice::<AckRef>(&message.payload) {
-                    self.out
-                        .ack(ack.acknowledged_message_sequence_number, Instant::now());
+                if let Some((_, seq)) = read_ack(&message.payload) {
+                    self.out.ack(seq, Instant::now());
                 }
             }
             CHANNEL_CLOSED => {

@@ -293,6 +293,18 @@ impl InputHandle {
         Ok(())
     }
 
+    /// [`InputHandle::send_input`] of bytes the caller no longer needs: up
+    /// to [`INPUT_COMMAND_MAX`] of them go over as they are, without a copy.
+    pub async fn send_input_owned(&self, bytes: Vec<u8>) -> Result<(), ChannelError> {
+        if bytes.len() > INPUT_COMMAND_MAX || bytes.is_empty() {
+            return self.send_input(&bytes).await;
+        }
+        self.tx
+            .send(Command::Input(bytes))
+            .await
+            .map_err(|_| ChannelError::Closed)
+    }
+
     /// Queues a flag (PayloadType 10: 1 DisconnectToPort, 2 TerminateSession),
     /// sequenced like input.
     pub async fn send_flag(&self, flag: u32) -> Result<(), ChannelError> {

@@ -38,7 +38,7 @@ use crate::protocol::codec::{
     PAYLOAD_FLAG_TERMINATE_SESSION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frame, AckRef, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
+    ack_frame, read_ack, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
     HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
     KmsEncryptionResponse, RequestedClientAction, SizeData, ACTION_KMS_ENCRYPTION,
     ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
@@ -854,10 +854,9 @@ impl Runner {
         match message.message_type.as_str() {
             INPUT_STREAM_DATA => self.on_input(message).await,
             ACKNOWLEDGE => {
-                if let Ok(ack) = serde_json::from_slice::<AckRef>(&message.payload) {
-                    if ack.acknowledged_message_type == OUTPUT_STREAM_DATA {
-                        self.out
-                            .ack(ack.acknowledged_message_sequence_number, Instant::now());
+                if let Some((ty, seq)) = read_ack(&message.payload) {
+                    if ty == OUTPUT_STREAM_DATA {
+                        self.out.ack(seq, Instant::now());
                     }
                 }
             }
@@ -948,14 +947,13 @@ impl Runner {
                 if self.input.len() >= INPUT_LIMIT {
                     return false;
                 }
-                let bytes = match &self.cipher {
+                match &self.cipher {
                     Some(cipher) => match cipher.open(&message.payload) {
-                        Some(plain) => plain,
+                        Some(plain) => self.input.extend(plain),
                         None => return true,
                     },
-                    None => message.payload.clone(),
-                };
-                self.input.extend(bytes);
+                    None => self.input.extend(message.payload.iter()),
+                }
                 true
             }
             PayloadType::Size => {

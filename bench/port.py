@@ -12,7 +12,8 @@ real agent paces), one forward started by `ecsx port-forward`, then:
 - download: SIZE MiB sent by the server through the forward (sha256
   checked); with pacing, the size is capped (--paced-mib, default 16) since
   the cap is about 1 MB/s;
-- the same two directly on loopback (the limit);
+- the same two directly on loopback (the limit), in turns with ecsx's
+  (ecsx, direct, ecsx, ...) so that a drift of the machine's speed hits both;
 - 100 concurrent short HTTP requests (a new connection each) through the
   forward and directly: p50 and p99 latency;
 - ecsx's peak RSS (VmHWM of /proc/<pid>/status) after the transfers.
@@ -385,13 +386,35 @@ def mbps(n, dt):
 def measure(label, addr, size, runs, want_sha, timeout=None):
     up, down = [], []
     for _ in range(runs):
-        dt, sha = upload(addr, size, timeout)
-        assert sha == want_sha, f"{label}: upload sha mismatch"
-        up.append(mbps(size, dt))
-        dt, sha, got = download(addr, size, timeout)
-        assert got == size and sha == want_sha, f"{label}: download mismatch ({got} bytes)"
-        down.append(mbps(size, dt))
+        u, d = measure_once(label, addr, size, want_sha, timeout)
+        up.append(u)
+        down.append(d)
     return statistics.median(up), statistics.median(down)
+
+
+def measure_once(label, addr, size, want_sha, timeout=None):
+    dt, sha = upload(addr, size, timeout)
+    assert sha == want_sha, f"{label}: upload sha mismatch"
+    up = mbps(size, dt)
+    dt, sha, got = download(addr, size, timeout)
+    assert got == size and sha == want_sha, f"{label}: download mismatch ({got} bytes)"
+    return up, mbps(size, dt)
+
+
+def measure_beside_direct(addr, direct_addr, size, runs, want_sha):
+    """ecsx and the direct copy in turns (ecsx, direct, ecsx, direct, ...),
+    so that both see the same machine: its speed drifts by 10% and more
+    over a minute on a shared host. Medians of each."""
+    ups, downs, dups, ddowns = [], [], [], []
+    for _ in range(runs):
+        u, d = measure_once("ecsx", addr, size, want_sha)
+        du, dd = measure_once("direct", direct_addr, size, want_sha)
+        ups.append(u)
+        downs.append(d)
+        dups.append(du)
+        ddowns.append(dd)
+    med = statistics.median
+    return med(ups), med(downs), med(dups), med(ddowns)
 
 
 # The real agent's pacing: at most 1 KiB per read, then 1 ms of sleep.
@@ -460,9 +483,8 @@ def main():
                 procs.append(sb)
                 fwd, local = start_forward(ecsx, url, xfer_addr[1])
                 procs.append(fwd)
-                up, down = measure("ecsx", local, size, a.runs, want)
+                up, down, dup, ddown = measure_beside_direct(local, xfer_addr, size, a.runs, want)
                 rss = peak_rss_kib(fwd.pid)
-                dup, ddown = measure("direct", xfer_addr, size, a.runs, want)
                 rows.append((pacing, size // (1024 * 1024), up, down, dup, ddown))
                 rss_rows.append((pacing, size // (1024 * 1024), rss))
                 fwd.terminate()
@@ -512,7 +534,7 @@ def main():
                 p.kill()
 
     version = subprocess.run([ecsx, "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"### port-forward ({version}, {a.runs} runs each, medians; load {open('/proc/loadavg').read().split()[0]})\n")
+    print(f"### port-forward ({version}, {a.runs} runs each, ecsx and direct in turns, medians; load {open('/proc/loadavg').read().split()[0]})\n")
     print("| agent pacing | MiB | ecsx upload MB/s | ecsx download MB/s | direct upload MB/s | direct download MB/s | upload / direct | download / direct |")
     print("|---|---|---|---|---|---|---|---|")
     for pacing, mib, up, down, dup, ddown in rows:

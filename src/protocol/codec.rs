@@ -379,28 +379,56 @@ pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
 /// [`decode`] of each frame, the payload digests computed two at a time
 /// (see [`super::sha`]).
 pub fn decode_many(frames: &[&[u8]]) -> Vec<Result<Message, CodecError>> {
-    let mut decoded: Vec<Result<(Message, bool), CodecError>> =
-        frames.iter().map(|f| decode_undigested(f)).collect();
-    let payloads: Vec<&[u8]> = decoded
+    check_many(frames.iter().map(|f| decode_unchecked(f)).collect())
+}
+
+/// A frame decoded but for its digest check (which [`check_many`] does for
+/// many at once): the frame itself can be let go meanwhile.
+#[derive(Debug)]
+pub struct Unchecked {
+    message: Message,
+    /// The digest the frame states, when it must match the payload's.
+    stated: Option<[u8; 32]>,
+}
+
+/// Every check of [`decode`] but the digest's.
+pub fn decode_unchecked(frame: &[u8]) -> Result<Unchecked, CodecError> {
+    let (message, check) = decode_undigested(frame)?;
+    let stated = check.then(|| {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(stated_digest(frame));
+        digest
+    });
+    Ok(Unchecked { message, stated })
+}
+
+/// The digest checks of [`decode_unchecked`]'s results, two at a time:
+/// each becomes what [`decode`] would have given.
+pub fn check_many(items: Vec<Result<Unchecked, CodecError>>) -> Vec<Result<Message, CodecError>> {
+    let payloads: Vec<&[u8]> = items
         .iter()
-        .filter_map(|d| match d {
-            Ok((m, true)) => Some(m.payload.as_slice()),
+        .filter_map(|item| match item {
+            Ok(Unchecked {
+                message,
+                stated: Some(_),
+            }) => Some(message.payload.as_slice()),
             _ => None,
         })
         .collect();
-    let mut digests = super::sha::digests(&payloads).into_iter();
-    let mut out = Vec::with_capacity(frames.len());
-    for (frame, d) in frames.iter().zip(decoded.drain(..)) {
-        out.push(match d {
-            Ok((m, true)) => match digests.next() {
-                Some(digest) if digest.as_slice() == stated_digest(frame) => Ok(m),
-                _ => Err(CodecError::DigestMismatch),
-            },
-            Ok((m, false)) => Ok(m),
-            Err(e) => Err(e),
-        });
-    }
-    out
+    let digests = super::sha::digests(&payloads);
+    drop(payloads);
+    let mut digests = digests.into_iter();
+    items
+        .into_iter()
+        .map(|item| {
+            let Unchecked { message, stated } = item?;
+            match stated {
+                None => Ok(message),
+                Some(stated) if digests.next() == Some(stated) => Ok(message),
+                Some(_) => Err(CodecError::DigestMismatch),
+            }
+        })
+        .collect()
 }
 
 /// The PayloadDigest field of a frame that has a whole header.

@@ -19,7 +19,7 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
-use crate::protocol::codec::{decode_many, encode_new_digested};
+use crate::protocol::codec::{check_many, decode_unchecked, encode_new_digested, Unchecked};
 use crate::protocol::codec::{
     encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
@@ -36,7 +36,7 @@ use crate::protocol::{decode, CodecError, Message, PayloadType};
 
 /// Frames read from the socket's buffer in one go before acks are flushed
 /// and output is delivered.
-const READ_BATCH: usize = 64;
+const READ_BATCH: usize = 256;
 /// Most bytes of output gathered into one [`Event::Output`].
 const MAX_EVENT_OUTPUT: usize = 64 * 1024;
 /// How often the oldest unacknowledged message is checked.
@@ -197,10 +197,14 @@ impl Engine {
                     // never more than the buffer has room for (each frame
                     // takes at most one place), so nothing has to drop.
                     let limit = READ_BATCH.min(self.reorder.room().max(1));
-                    let mut frames = vec![frame];
-                    while frames.len() < limit && frames.last().is_some_and(continues) {
+                    let mut more = continues(&frame);
+                    let mut frames = vec![Taken::from(frame)];
+                    while more && frames.len() < limit {
                         match self.ws.next().now_or_never() {
-                            Some(next) => frames.push(next),
+                            Some(next) => {
+                                more = continues(&next);
+                                frames.push(Taken::from(next));
+                            }
                             None => break,
                         }
                     }
@@ -282,22 +286,26 @@ impl Engine {
     /// Frames read together: the binary ones decoded at once (their digests
     /// computed two at a time), then each handled in order as [`Engine::on_ws`]
     /// would.
-    async fn on_ws_batch(&mut self, frames: Vec<WsFrame>) -> Result<Option<End>, ChannelError> {
-        let binaries: Vec<&[u8]> = frames
-            .iter()
-            .filter_map(|f| match f {
-                Some(Ok(WsMessage::Binary(bytes))) => Some(&bytes[..]),
-                _ => None,
-            })
-            .collect();
-        let mut decoded = decode_many(&binaries).into_iter();
+    async fn on_ws_batch(&mut self, frames: Vec<Taken>) -> Result<Option<End>, ChannelError> {
+        let mut unchecked = Vec::new();
+        let mut order = Vec::with_capacity(frames.len());
         for frame in frames {
+            match frame {
+                Taken::Binary(item) => {
+                    unchecked.push(item);
+                    order.push(None);
+                }
+                Taken::Other(other) => order.push(Some(other)),
+            }
+        }
+        let mut decoded = check_many(unchecked).into_iter();
+        for frame in order {
             let end = match frame {
-                Some(Ok(WsMessage::Binary(_))) => match decoded.next() {
+                None => match decoded.next() {
                     Some(message) => self.on_decoded(message).await?,
                     None => None,
                 },
-                other => self.on_ws(other).await?,
+                Some(other) => self.on_ws(other).await?,
             };
             if end.is_some() {
                 return Ok(end);
@@ -868,6 +876,23 @@ impl Engine {
 /// Output for the caller: PayloadType 1, or 11 if ever sent.
 /// One read of the socket, as the stream gives it.
 type WsFrame = Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>;
+
+/// A frame as read in a batch: a binary one decoded at once (but for its
+/// digest), so that its bytes are let go before the next read (tungstenite
+/// can then reuse its read buffer, and reads in large pieces).
+enum Taken {
+    Binary(Result<Unchecked, CodecError>),
+    Other(WsFrame),
+}
+
+impl From<WsFrame> for Taken {
+    fn from(frame: WsFrame) -> Self {
+        match frame {
+            Some(Ok(WsMessage::Binary(bytes))) => Taken::Binary(decode_unchecked(&bytes)),
+            other => Taken::Other(other),
+        }
+    }
+}
 
 /// Whether reading may go on after this frame (not a close, an error or the end).
 fn continues(frame: &WsFrame) -> bool {

@@ -31,7 +31,9 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
-use crate::protocol::codec::{decode_many, encode_new_digested};
+use crate::protocol::codec::{
+    check_many, decode_unchecked, encode_new_digested, CodecError, Unchecked,
+};
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
@@ -72,6 +74,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const AGENT_VERSION: &str = "3.3.1802.0";
 /// The terminal size until the client sends one.
 const DEFAULT_SIZE: (u16, u16) = (80, 24);
+/// Most items from a port session's destination side handled in one turn.
+const PORT_OUT_BATCH: usize = 8;
+/// The most one such item carries (a read of the destination, in an smux frame).
+const PORT_READ_MAX: usize = 64 * 1024;
 /// Most input bytes handed to a port session's destination side at once.
 const PORT_WRITE_CHUNK: usize = 32 * 1024;
 /// Paced like the real agent: its shell plugin waits this long before the
@@ -522,10 +528,17 @@ impl Runner {
                 frame = recv(&mut self.ws), if self.ws.is_some() => {
                     // This frame and those already arrived behind it; what
                     // they make us send is flushed once, at the loop's top.
-                    let mut frames = vec![frame];
-                    while frames.len() < RECV_BATCH && frames.last().is_some_and(continues) {
+                    // Each decoded as it is read, so that its bytes are let
+                    // go before the next read (the socket's buffer is then
+                    // reused and read in large pieces).
+                    let mut more = continues(&frame);
+                    let mut frames = vec![Taken::from(frame)];
+                    while more && frames.len() < RECV_BATCH {
                         match self.ws.as_mut().and_then(|ws| ws.recv().now_or_never()) {
-                            Some(next) => frames.push(next),
+                            Some(next) => {
+                                more = continues(&next);
+                                frames.push(Taken::from(next));
+                            }
                             None => break,
                         }
                     }
@@ -547,14 +560,32 @@ impl Runner {
                     self.next_read_at = Some(slot);
                     self.emit_output(&data).await;
                 }
-                item = recv_port(self.port_out.as_mut()), if can_read_port => match item {
-                    Some(PortOut::Data(data)) => self.emit_output(&data).await,
-                    Some(PortOut::Flag(flag)) => {
-                        self.send_stream(PayloadType::Flag, flag_payload(flag)).await;
+                item = recv_port(self.port_out.as_mut()), if can_read_port => {
+                    // This item and those already queued behind it, while the
+                    // window has room: one flush then carries them all.
+                    let mut item = Some(item);
+                    let mut taken = 0;
+                    while let Some(next) = item.take() {
+                        match next {
+                            Some(PortOut::Data(data)) => self.emit_output(&data).await,
+                            Some(PortOut::Flag(flag)) => {
+                                self.send_stream(PayloadType::Flag, flag_payload(flag)).await;
+                            }
+                            Some(PortOut::Failed(reason)) => self.fail(reason),
+                            None => self.pty_eof = true,
+                        }
+                        taken += 1;
+                        let room = WINDOW.saturating_sub(self.out.held()) * MAX_PAYLOAD_CHUNK;
+                        if taken < PORT_OUT_BATCH
+                            && room >= PORT_READ_MAX
+                            && matches!(self.phase, Phase::Running)
+                            && self.paused_until.is_none()
+                            && self.ws.is_some()
+                        {
+                            item = self.port_out.as_mut().and_then(|rx| rx.try_recv().ok().map(Some));
+                        }
                     }
-                    Some(PortOut::Failed(reason)) => self.fail(reason),
-                    None => self.pty_eof = true,
-                },
+                }
                 permit = reserve_port(self.port_in.clone()), if can_write_port => match permit {
                     Ok(permit) => {
                         let n = self.input.len().min(PORT_WRITE_CHUNK);
@@ -825,27 +856,31 @@ impl Runner {
     /// Frames read together: the binary ones decoded at once (digests
     /// computed two at a time), then each handled in order; nothing after a
     /// TerminateSession flag.
-    async fn on_frames(&mut self, frames: Vec<WsFrame>) {
-        let binaries: Vec<&[u8]> = frames
-            .iter()
-            .filter_map(|f| match f {
-                Some(Ok(WsMessage::Binary(bytes))) => Some(&bytes[..]),
-                _ => None,
-            })
-            .collect();
-        let mut decoded = decode_many(&binaries).into_iter();
+    async fn on_frames(&mut self, frames: Vec<Taken>) {
+        let mut unchecked = Vec::new();
+        let mut order = Vec::with_capacity(frames.len());
         for frame in frames {
+            match frame {
+                Taken::Binary(item) => {
+                    unchecked.push(item);
+                    order.push(None);
+                }
+                Taken::Other(other) => order.push(Some(other)),
+            }
+        }
+        let mut decoded = check_many(unchecked).into_iter();
+        for frame in order {
             if self.terminate_requested {
                 break;
             }
             match frame {
-                Some(Ok(WsMessage::Binary(_))) => {
+                None => {
                     if let Some(Ok(message)) = decoded.next() {
                         self.on_message(message).await;
                     }
                 }
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => self.detach(),
-                Some(Ok(_)) => {}
+                Some(Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None) => self.detach(),
+                Some(Some(Ok(_))) => {}
             }
         }
     }
@@ -1311,6 +1346,22 @@ fn go_error(e: &std::io::Error) -> String {
 
 /// One read of the socket, as the stream gives it.
 type WsFrame = Option<Result<WsMessage, axum::Error>>;
+
+/// A frame as read in a batch: a binary one decoded at once (but for its
+/// digest check, done for the batch).
+enum Taken {
+    Binary(Result<Unchecked, CodecError>),
+    Other(WsFrame),
+}
+
+impl From<WsFrame> for Taken {
+    fn from(frame: WsFrame) -> Self {
+        match frame {
+            Some(Ok(WsMessage::Binary(bytes))) => Taken::Binary(decode_unchecked(&bytes)),
+            other => Taken::Other(other),
+        }
+    }
+}
 
 /// Whether reading may go on after this frame (not a close, an error or the end).
 fn continues(frame: &WsFrame) -> bool {

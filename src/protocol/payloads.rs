@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::codec::{encode, encode_new, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN};
+use super::codec::{
+    encode_new, encode_new_digested, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN,
+};
 
 /// `MessageSchemaVersion` of the opening text frame.
 pub const OPEN_DATA_CHANNEL_SCHEMA_VERSION: &str = "1.0";
@@ -102,13 +104,45 @@ impl AcknowledgeContent {
 }
 
 /// The `acknowledge` frame for `received`: the bytes of
-/// `encode(&AcknowledgeContent::for_message(received).to_message())`, with
-/// the JSON written directly (no strings allocated, no serializer) when the
-/// message type needs no escaping, as every type on the wire does.
+/// `encode(&AcknowledgeContent::for_message(received).to_message())`.
 pub fn ack_frame(received: &Message) -> Vec<u8> {
+    encode_new(
+        ACKNOWLEDGE,
+        0,
+        FLAG_SYN | FLAG_FIN,
+        PayloadType::None,
+        &ack_payload(received),
+    )
+}
+
+/// The `acknowledge` frames for these payloads (from [`ack_payload`]), their
+/// digests computed two at a time.
+pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let digests = super::sha::digests(&refs);
+    refs.iter()
+        .zip(&digests)
+        .map(|(payload, digest)| {
+            encode_new_digested(
+                ACKNOWLEDGE,
+                0,
+                FLAG_SYN | FLAG_FIN,
+                PayloadType::None,
+                payload,
+                digest,
+            )
+        })
+        .collect()
+}
+
+/// The JSON acknowledging `received`, as the serializer writes
+/// [`AcknowledgeContent::for_message`]; written directly (no strings
+/// allocated, no serializer) when the message type needs no escaping, as
+/// every type on the wire does.
+pub fn ack_payload(received: &Message) -> Vec<u8> {
     let ty = received.message_type.as_str();
     if ty.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return encode(&AcknowledgeContent::for_message(received).to_message());
+        return to_json(&AcknowledgeContent::for_message(received));
     }
     let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let id = received.message_id.hyphenated().encode_lower(&mut id);
@@ -122,13 +156,7 @@ pub fn ack_frame(received: &Message) -> Vec<u8> {
     json.extend_from_slice(b"\",\"AcknowledgedMessageSequenceNumber\":");
     json.extend_from_slice(seq.as_bytes());
     json.extend_from_slice(b",\"IsSequentialMessage\":true}");
-    encode_new(
-        ACKNOWLEDGE,
-        0,
-        FLAG_SYN | FLAG_FIN,
-        PayloadType::None,
-        &json,
-    )
+    json
 }
 
 /// What a receiver needs of an `acknowledge` payload: the acknowledged

@@ -606,6 +606,9 @@ proptest! {
         let fast = ack_frame(&received);
         let slow = encode(&AcknowledgeContent::for_message(&received).to_message());
         prop_assert_eq!(fixed_parts(&fast), fixed_parts(&slow));
+        let batch = ack_frames(&[ack_payload(&received), ack_payload(&received)]);
+        prop_assert_eq!(fixed_parts(&batch[0]), fixed_parts(&slow));
+        prop_assert_eq!(fixed_parts(&batch[1]), fixed_parts(&slow));
         let payload = decode(&fast).unwrap().payload;
         let read: AckRef = serde_json::from_slice(&payload).unwrap();
         prop_assert_eq!(read.acknowledged_message_type.as_ref(), received.message_type.as_str());

@@ -25,10 +25,10 @@ use crate::protocol::codec::{
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frame, read_ack, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
-    HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
-    KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction, SessionTypeRequest,
-    SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
+    ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
+    EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
+    HandshakeResponsePayload, KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction,
+    SessionTypeRequest, SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
     ACTION_STATUS_SUCCESS, ACTION_STATUS_UNSUPPORTED,
 };
 use crate::protocol::sha;
@@ -89,6 +89,8 @@ pub(crate) struct Engine {
     broken: Option<String>,
     /// Frames written to the socket's buffer but not yet flushed.
     unflushed: bool,
+    /// Acknowledgements to write (payloads), made into frames together.
+    acks: Vec<Vec<u8>>,
     /// Reconnects since the last frame decoded.
     failed_reconnects: u32,
     hold_until: Instant,
@@ -128,6 +130,7 @@ impl Engine {
             input_sent: 0,
             broken: None,
             unflushed: false,
+            acks: Vec::new(),
             failed_reconnects: 0,
             hold_until,
             commands,
@@ -311,6 +314,7 @@ impl Engine {
                 return Ok(end);
             }
         }
+        self.write_acks().await;
         Ok(None)
     }
 
@@ -349,12 +353,10 @@ impl Engine {
     /// An `output_stream_data`: ack unless dropped. Delivery follows the
     /// batch of frames it came in (see [`Engine::drain`]).
     async fn on_stream(&mut self, message: Message) -> Result<(), ChannelError> {
-        let ack = ack_frame(&message);
+        let ack = ack_payload(&message);
         match self.reorder.offer(message) {
             Arrival::Dropped => {}
-            Arrival::Duplicate | Arrival::Accepted => {
-                self.write(WsMessage::Binary(ack.into())).await;
-            }
+            Arrival::Duplicate | Arrival::Accepted => self.acks.push(ack),
         }
         Ok(())
     }
@@ -781,8 +783,20 @@ impl Engine {
         }
     }
 
-    /// Writes out what [`Engine::write`] queued.
+    /// Queues the acknowledgements gathered so far (see [`Engine::on_stream`]).
+    async fn write_acks(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let payloads = std::mem::take(&mut self.acks);
+        for frame in ack_frames(&payloads) {
+            self.write(WsMessage::Binary(frame.into())).await;
+        }
+    }
+
+    /// Writes out what [`Engine::write`] queued, acknowledgements first.
     async fn flush(&mut self) {
+        self.write_acks().await;
         if !self.unflushed || self.broken.is_some() {
             return;
         }

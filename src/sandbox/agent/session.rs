@@ -40,10 +40,10 @@ use crate::protocol::codec::{
     PAYLOAD_FLAG_TERMINATE_SESSION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frame, read_ack, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
-    HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
-    KmsEncryptionResponse, RequestedClientAction, SizeData, ACTION_KMS_ENCRYPTION,
-    ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
+    ack_frame, ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
+    EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
+    HandshakeResponsePayload, KmsEncryptionResponse, RequestedClientAction, SizeData,
+    ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
 };
 use crate::protocol::sha;
 use crate::protocol::{encode, Message, PayloadType};
@@ -364,6 +364,8 @@ pub(crate) struct Runner {
     /// otherwise cost a system call each).
     hold_flush: bool,
     unflushed: bool,
+    /// Acknowledgements to send (payloads), made into frames together.
+    acks: Vec<Vec<u8>>,
     /// `agent_pacing: real`: nothing more goes out before this instant ...
     next_read_at: Option<Instant>,
     /// ... and this is what waits to go out.
@@ -416,6 +418,7 @@ impl Runner {
             end_reason: "",
             hold_flush: false,
             unflushed: false,
+            acks: Vec::new(),
             next_read_at: None,
             paced_slot: None,
             paced: VecDeque::new(),
@@ -721,6 +724,7 @@ impl Runner {
         }
         // Acks held for the old socket would only confuse; the client resends.
         self.delayed_acks.clear();
+        self.acks.clear();
         let frames = self.out.take_for_send(now, false);
         self.send(frames).await;
     }
@@ -729,6 +733,7 @@ impl Runner {
         self.ws = None;
         self.detached_at = Some(Instant::now());
         self.delayed_acks.clear();
+        self.acks.clear();
     }
 
     /// Writes frames and flushes once; a failure detaches.
@@ -760,6 +765,11 @@ impl Runner {
 
     /// Flushes what [`Runner::send`] left in the socket's buffer.
     async fn flush_held(&mut self) {
+        if !self.acks.is_empty() {
+            let payloads = std::mem::take(&mut self.acks);
+            self.send(ack_frames(&payloads).into_iter().map(Bytes::from).collect())
+                .await;
+        }
         if !std::mem::take(&mut self.unflushed) {
             return;
         }
@@ -952,11 +962,15 @@ impl Runner {
         if self.faults.drop_ack() {
             return;
         }
-        let frame = Bytes::from(ack_frame(message));
         let delay = self.faults.ack_delay();
         if delay.is_zero() {
-            self.send(vec![frame]).await;
+            // Sent with the others of this turn, at its end.
+            self.acks.push(ack_payload(message));
+            if !self.hold_flush {
+                self.flush_held().await;
+            }
         } else if self.ws.is_some() {
+            let frame = Bytes::from(ack_frame(message));
             self.delayed_acks.push_back((Instant::now() + delay, frame));
         }
     }

@@ -267,7 +267,7 @@ pub fn encode(message: &Message) -> Vec<u8> {
         &message.message_id,
         message.payload_type,
         &message.payload,
-        None,
+        &super::sha::one(&message.payload),
     )
 }
 
@@ -281,16 +281,14 @@ pub fn encode_new(
     payload_type: PayloadType,
     payload: &[u8],
 ) -> Vec<u8> {
-    encode_fields(
+    let digest = super::sha::one(payload);
+    encode_new_digested(
         message_type,
-        SCHEMA_VERSION,
-        now_millis(),
         sequence_number,
         flags,
-        &Uuid::new_v4(),
         payload_type,
         payload,
-        None,
+        &digest,
     )
 }
 
@@ -313,7 +311,7 @@ pub fn encode_new_digested(
         &Uuid::new_v4(),
         payload_type,
         payload,
-        Some(digest),
+        digest,
     )
 }
 
@@ -327,7 +325,7 @@ fn encode_fields(
     message_id: &Uuid,
     payload_type: PayloadType,
     payload: &[u8],
-    digest: Option<&[u8; 32]>,
+    digest: &[u8; 32],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
     out.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
@@ -347,10 +345,7 @@ fn encode_fields(
     out.extend_from_slice(&id[8..16]);
     out.extend_from_slice(&id[0..8]);
 
-    match digest {
-        Some(digest) => out.extend_from_slice(digest),
-        None => out.extend_from_slice(&Sha256::digest(payload)),
-    }
+    out.extend_from_slice(digest);
     out.extend_from_slice(&u32::from(payload_type).to_be_bytes());
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
@@ -376,23 +371,17 @@ pub fn decode(frame: &[u8]) -> Result<Message, CodecError> {
     Ok(message)
 }
 
-/// [`decode`] of each frame, the payload digests computed two at a time
-/// (see [`super::sha`]).
-pub fn decode_many(frames: &[&[u8]]) -> Vec<Result<Message, CodecError>> {
-    check_many(frames.iter().map(|f| decode_unchecked(f)).collect())
-}
-
 /// A frame decoded but for its digest check (which [`check_many`] does for
-/// many at once): the frame itself can be let go meanwhile.
+/// many at once, see [`FrameBatch`]): the frame itself can be let go meanwhile.
 #[derive(Debug)]
-pub struct Unchecked {
+struct Unchecked {
     message: Message,
     /// The digest the frame states, when it must match the payload's.
     stated: Option<[u8; 32]>,
 }
 
 /// Every check of [`decode`] but the digest's.
-pub fn decode_unchecked(frame: &[u8]) -> Result<Unchecked, CodecError> {
+fn decode_unchecked(frame: &[u8]) -> Result<Unchecked, CodecError> {
     let (message, check) = decode_undigested(frame)?;
     let stated = check.then(|| {
         let mut digest = [0u8; 32];
@@ -404,7 +393,7 @@ pub fn decode_unchecked(frame: &[u8]) -> Result<Unchecked, CodecError> {
 
 /// The digest checks of [`decode_unchecked`]'s results, two at a time:
 /// each becomes what [`decode`] would have given.
-pub fn check_many(items: Vec<Result<Unchecked, CodecError>>) -> Vec<Result<Message, CodecError>> {
+fn check_many(items: Vec<Result<Unchecked, CodecError>>) -> Vec<Result<Message, CodecError>> {
     let payloads: Vec<&[u8]> = items
         .iter()
         .filter_map(|item| match item {
@@ -429,6 +418,68 @@ pub fn check_many(items: Vec<Result<Unchecked, CodecError>>) -> Vec<Result<Messa
             }
         })
         .collect()
+}
+
+/// Frames read together: each binary one is decoded as it is added, so that
+/// the reader can let its bytes go before the next read (tungstenite reuses
+/// its read buffer only then, and otherwise reads a few KiB per system
+/// call); the digests are checked for all of them at once ([`check_many`]).
+/// Other frames (close, ping, errors) keep their place in the order.
+pub struct FrameBatch<T> {
+    unchecked: Vec<Result<Unchecked, CodecError>>,
+    /// In arrival order: `None` where a binary frame was, else the other one.
+    order: Vec<Option<T>>,
+}
+
+/// One frame of a [`FrameBatch`], in arrival order.
+pub enum Batched<T> {
+    /// A binary frame, as [`decode`] would have given it.
+    Message(Result<Message, CodecError>),
+    /// Any other frame, as it was added.
+    Other(T),
+}
+
+impl<T> Default for FrameBatch<T> {
+    fn default() -> Self {
+        FrameBatch {
+            unchecked: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+impl<T> FrameBatch<T> {
+    /// A binary frame: decoded now, its digest checked by [`FrameBatch::finish`].
+    pub fn push_binary(&mut self, frame: &[u8]) {
+        self.unchecked.push(decode_unchecked(frame));
+        self.order.push(None);
+    }
+
+    /// Any other frame.
+    pub fn push_other(&mut self, other: T) {
+        self.order.push(Some(other));
+    }
+
+    /// Frames added.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether no frame was added.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Every frame in arrival order, the binary ones' digests checked two at
+    /// a time.
+    pub fn finish(self) -> impl Iterator<Item = Batched<T>> {
+        let mut decoded = check_many(self.unchecked).into_iter();
+        self.order.into_iter().filter_map(move |slot| match slot {
+            // One decoded result per binary frame, in the same order.
+            None => decoded.next().map(Batched::Message),
+            Some(other) => Some(Batched::Other(other)),
+        })
+    }
 }
 
 /// The PayloadDigest field of a frame that has a whole header.

@@ -630,11 +630,11 @@ proptest! {
 }
 
 proptest! {
-    /// `decode_many` is `decode` of each frame, whatever the frames: valid,
+    /// A `FrameBatch` gives `decode` of each frame, whatever the frames: valid,
     /// with a flipped byte (a digest that no longer matches, a broken
     /// header), or cut short.
     #[test]
-    fn decode_many_is_decode_of_each(
+    fn a_frame_batch_is_decode_of_each(
         frames in proptest::collection::vec(
             (
                 proptest::collection::vec(any::<u8>(), 0..1100),
@@ -661,7 +661,18 @@ proptest! {
             .collect();
         let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
         let each: Vec<Result<Message, CodecError>> = refs.iter().map(|f| decode(f)).collect();
-        prop_assert_eq!(decode_many(&refs), each);
+        let mut batch: FrameBatch<()> = FrameBatch::default();
+        for frame in &refs {
+            batch.push_binary(frame);
+        }
+        let batched: Vec<Result<Message, CodecError>> = batch
+            .finish()
+            .filter_map(|b| match b {
+                Batched::Message(m) => Some(m),
+                Batched::Other(()) => None,
+            })
+            .collect();
+        prop_assert_eq!(batched, each);
     }
 }
 
@@ -718,4 +729,49 @@ proptest! {
         let fast = read_ack(&payload).map(|(t, n)| (t.into_owned(), n));
         prop_assert_eq!(fast, read_ack_by_serde(&payload));
     }
+}
+
+#[test]
+fn a_frame_batch_keeps_arrival_order_and_checks_every_digest() {
+    let good = |seq| {
+        encode(&Message::new(
+            OUTPUT_STREAM_DATA,
+            seq,
+            0,
+            PayloadType::Output,
+            vec![seq as u8; 700],
+        ))
+    };
+    let mut bad = good(2);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let mut batch = FrameBatch::default();
+    batch.push_other("ping");
+    batch.push_binary(&good(0));
+    batch.push_binary(&good(1));
+    batch.push_other("pong");
+    batch.push_binary(&bad);
+    batch.push_binary(&good(3));
+    batch.push_other("close");
+    assert_eq!(batch.len(), 7);
+    let got: Vec<String> = batch
+        .finish()
+        .map(|b| match b {
+            Batched::Message(Ok(m)) => format!("seq {}", m.sequence_number),
+            Batched::Message(Err(e)) => format!("error {e:?}"),
+            Batched::Other(o) => o.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ping",
+            "seq 0",
+            "seq 1",
+            "pong",
+            "error DigestMismatch",
+            "seq 3",
+            "close"
+        ]
+    );
 }

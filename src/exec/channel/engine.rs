@@ -19,11 +19,11 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
-use crate::protocol::codec::{check_many, decode_unchecked, encode_new_digested, Unchecked};
 use crate::protocol::codec::{
     encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
+use crate::protocol::codec::{encode_new_digested, Batched, FrameBatch};
 use crate::protocol::payloads::{
     ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
     EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
@@ -200,18 +200,15 @@ impl Engine {
                     // never more than the buffer has room for (each frame
                     // takes at most one place), so nothing has to drop.
                     let limit = READ_BATCH.min(self.reorder.room().max(1));
-                    let mut more = continues(&frame);
-                    let mut frames = vec![Taken::from(frame)];
-                    while more && frames.len() < limit {
+                    let mut batch = FrameBatch::default();
+                    let mut more = add_frame(&mut batch, frame);
+                    while more && batch.len() < limit {
                         match self.ws.next().now_or_never() {
-                            Some(next) => {
-                                more = continues(&next);
-                                frames.push(Taken::from(next));
-                            }
+                            Some(next) => more = add_frame(&mut batch, next),
                             None => break,
                         }
                     }
-                    if let Some(end) = self.on_ws_batch(frames).await? {
+                    if let Some(end) = self.on_ws_batch(batch).await? {
                         return Ok(end);
                     }
                     self.drain().await?;
@@ -289,26 +286,14 @@ impl Engine {
     /// Frames read together: the binary ones decoded at once (their digests
     /// computed two at a time), then each handled in order as [`Engine::on_ws`]
     /// would.
-    async fn on_ws_batch(&mut self, frames: Vec<Taken>) -> Result<Option<End>, ChannelError> {
-        let mut unchecked = Vec::new();
-        let mut order = Vec::with_capacity(frames.len());
-        for frame in frames {
-            match frame {
-                Taken::Binary(item) => {
-                    unchecked.push(item);
-                    order.push(None);
-                }
-                Taken::Other(other) => order.push(Some(other)),
-            }
-        }
-        let mut decoded = check_many(unchecked).into_iter();
-        for frame in order {
+    async fn on_ws_batch(
+        &mut self,
+        batch: FrameBatch<WsFrame>,
+    ) -> Result<Option<End>, ChannelError> {
+        for frame in batch.finish() {
             let end = match frame {
-                None => match decoded.next() {
-                    Some(message) => self.on_decoded(message).await?,
-                    None => None,
-                },
-                Some(other) => self.on_ws(other).await?,
+                Batched::Message(message) => self.on_decoded(message).await?,
+                Batched::Other(other) => self.on_ws(other).await?,
             };
             if end.is_some() {
                 return Ok(end);
@@ -887,32 +872,21 @@ impl Engine {
     }
 }
 
-/// Output for the caller: PayloadType 1, or 11 if ever sent.
 /// One read of the socket, as the stream gives it.
 type WsFrame = Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>;
 
-/// A frame as read in a batch: a binary one decoded at once (but for its
-/// digest), so that its bytes are let go before the next read (tungstenite
-/// can then reuse its read buffer, and reads in large pieces).
-enum Taken {
-    Binary(Result<Unchecked, CodecError>),
-    Other(WsFrame),
-}
-
-impl From<WsFrame> for Taken {
-    fn from(frame: WsFrame) -> Self {
-        match frame {
-            Some(Ok(WsMessage::Binary(bytes))) => Taken::Binary(decode_unchecked(&bytes)),
-            other => Taken::Other(other),
-        }
+/// Adds a frame to the batch; whether reading may go on after it (not after
+/// a close, an error or the end).
+fn add_frame(batch: &mut FrameBatch<WsFrame>, frame: WsFrame) -> bool {
+    let more = matches!(&frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)));
+    match frame {
+        Some(Ok(WsMessage::Binary(bytes))) => batch.push_binary(&bytes),
+        other => batch.push_other(other),
     }
+    more
 }
 
-/// Whether reading may go on after this frame (not a close, an error or the end).
-fn continues(frame: &WsFrame) -> bool {
-    matches!(frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)))
-}
-
+/// Output for the caller: PayloadType 1, or 11 if ever sent.
 fn is_output(message: &Message) -> bool {
     matches!(
         message.payload_type,

@@ -31,9 +31,7 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
-use crate::protocol::codec::{
-    check_many, decode_unchecked, encode_new_digested, CodecError, Unchecked,
-};
+use crate::protocol::codec::{encode_new_digested, Batched, FrameBatch};
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
@@ -534,18 +532,15 @@ impl Runner {
                     // Each decoded as it is read, so that its bytes are let
                     // go before the next read (the socket's buffer is then
                     // reused and read in large pieces).
-                    let mut more = continues(&frame);
-                    let mut frames = vec![Taken::from(frame)];
-                    while more && frames.len() < RECV_BATCH {
+                    let mut batch = FrameBatch::default();
+                    let mut more = add_frame(&mut batch, frame);
+                    while more && batch.len() < RECV_BATCH {
                         match self.ws.as_mut().and_then(|ws| ws.recv().now_or_never()) {
-                            Some(next) => {
-                                more = continues(&next);
-                                frames.push(Taken::from(next));
-                            }
+                            Some(next) => more = add_frame(&mut batch, next),
                             None => break,
                         }
                     }
-                    self.on_frames(frames).await;
+                    self.on_frames(batch).await;
                 }
                 read = read_pty(self.master.as_ref(), &mut buf[..read_len]), if can_read => match read {
                     Ok(Read::Data(n)) if paced => self.paced.extend(&buf[..n]),
@@ -866,31 +861,18 @@ impl Runner {
     /// Frames read together: the binary ones decoded at once (digests
     /// computed two at a time), then each handled in order; nothing after a
     /// TerminateSession flag.
-    async fn on_frames(&mut self, frames: Vec<Taken>) {
-        let mut unchecked = Vec::new();
-        let mut order = Vec::with_capacity(frames.len());
-        for frame in frames {
-            match frame {
-                Taken::Binary(item) => {
-                    unchecked.push(item);
-                    order.push(None);
-                }
-                Taken::Other(other) => order.push(Some(other)),
-            }
-        }
-        let mut decoded = check_many(unchecked).into_iter();
-        for frame in order {
+    async fn on_frames(&mut self, batch: FrameBatch<WsFrame>) {
+        for frame in batch.finish() {
             if self.terminate_requested {
                 break;
             }
             match frame {
-                None => {
-                    if let Some(Ok(message)) = decoded.next() {
-                        self.on_message(message).await;
-                    }
+                Batched::Message(Ok(message)) => self.on_message(message).await,
+                Batched::Message(Err(_)) => {}
+                Batched::Other(Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None) => {
+                    self.detach()
                 }
-                Some(Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None) => self.detach(),
-                Some(Some(Ok(_))) => {}
+                Batched::Other(Some(Ok(_))) => {}
             }
         }
     }
@@ -1361,25 +1343,15 @@ fn go_error(e: &std::io::Error) -> String {
 /// One read of the socket, as the stream gives it.
 type WsFrame = Option<Result<WsMessage, axum::Error>>;
 
-/// A frame as read in a batch: a binary one decoded at once (but for its
-/// digest check, done for the batch).
-enum Taken {
-    Binary(Result<Unchecked, CodecError>),
-    Other(WsFrame),
-}
-
-impl From<WsFrame> for Taken {
-    fn from(frame: WsFrame) -> Self {
-        match frame {
-            Some(Ok(WsMessage::Binary(bytes))) => Taken::Binary(decode_unchecked(&bytes)),
-            other => Taken::Other(other),
-        }
+/// Adds a frame to the batch; whether reading may go on after it (not after
+/// a close, an error or the end).
+fn add_frame(batch: &mut FrameBatch<WsFrame>, frame: WsFrame) -> bool {
+    let more = matches!(&frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)));
+    match frame {
+        Some(Ok(WsMessage::Binary(bytes))) => batch.push_binary(&bytes),
+        other => batch.push_other(other),
     }
-}
-
-/// Whether reading may go on after this frame (not a close, an error or the end).
-fn continues(frame: &WsFrame) -> bool {
-    matches!(frame, Some(Ok(message)) if !matches!(message, WsMessage::Close(_)))
+    more
 }
 
 async fn recv(ws: &mut Option<WebSocket>) -> WsFrame {

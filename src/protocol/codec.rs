@@ -5,6 +5,7 @@
 //! [`Message`], rejecting every malformed frame with a typed [`CodecError`]
 //! and never panicking, whatever the input.
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -142,7 +143,9 @@ impl From<PayloadType> for u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// e.g. [`INPUT_STREAM_DATA`]; at most 32 printable ASCII bytes, no spaces at either end.
-    pub message_type: String,
+    /// Decoding borrows the constants here for the types they name, so the
+    /// hot path allocates no string per message.
+    pub message_type: Cow<'static, str>,
     /// Always [`SCHEMA_VERSION`] in practice.
     pub schema_version: u32,
     /// Unix epoch milliseconds; never 0.
@@ -162,7 +165,7 @@ pub struct Message {
 impl Message {
     /// A message with schema version 1, a fresh v4 id and the current time.
     pub fn new(
-        message_type: impl Into<String>,
+        message_type: impl Into<Cow<'static, str>>,
         sequence_number: i64,
         flags: u64,
         payload_type: PayloadType,
@@ -171,7 +174,7 @@ impl Message {
         Self {
             message_type: message_type.into(),
             schema_version: SCHEMA_VERSION,
-            created_date: now_millis(),
+            created_date: created_now(),
             sequence_number,
             flags,
             message_id: Uuid::new_v4(),
@@ -289,11 +292,14 @@ pub fn encode_new(
         payload_type,
         payload,
         &digest,
+        created_now(),
     )
 }
 
 /// [`encode_new`] with the payload's SHA-256 already computed (see
-/// [`super::sha::digests`], which hashes many payloads at once).
+/// [`super::sha::digests`], which hashes many payloads at once) and the
+/// CreatedDate given ([`created_now`], read once for a batch of messages
+/// rather than once each).
 pub fn encode_new_digested(
     message_type: &str,
     sequence_number: i64,
@@ -301,11 +307,12 @@ pub fn encode_new_digested(
     payload_type: PayloadType,
     payload: &[u8],
     digest: &[u8; 32],
+    created_date: u64,
 ) -> Vec<u8> {
     encode_fields(
         message_type,
         SCHEMA_VERSION,
-        now_millis(),
+        created_date,
         sequence_number,
         flags,
         &Uuid::new_v4(),
@@ -542,7 +549,18 @@ fn is_unvalidated_type(message_type: &str) -> bool {
     message_type == START_PUBLICATION || message_type == PAUSE_PUBLICATION
 }
 
-fn parse_message_type(field: &[u8]) -> Result<String, CodecError> {
+/// The types decoding borrows instead of allocating.
+const KNOWN_TYPES: [&str; 7] = [
+    INPUT_STREAM_DATA,
+    OUTPUT_STREAM_DATA,
+    ACKNOWLEDGE,
+    CHANNEL_CLOSED,
+    START_PUBLICATION,
+    PAUSE_PUBLICATION,
+    AGENT_SESSION_STATE,
+];
+
+fn parse_message_type(field: &[u8]) -> Result<Cow<'static, str>, CodecError> {
     let pad = |b: &u8| *b == b' ' || *b == 0;
     let start = field.iter().position(|b| !pad(b));
     let end = field.iter().rposition(|b| !pad(b));
@@ -555,8 +573,11 @@ fn parse_message_type(field: &[u8]) -> Result<String, CodecError> {
             raw: trimmed.escape_ascii().to_string(),
         });
     }
+    if let Some(known) = KNOWN_TYPES.iter().find(|t| t.as_bytes() == trimmed) {
+        return Ok(Cow::Borrowed(known));
+    }
     // All bytes are ASCII, so this is valid UTF-8.
-    Ok(trimmed.iter().map(|&b| char::from(b)).collect())
+    Ok(Cow::Owned(trimmed.iter().map(|&b| char::from(b)).collect()))
 }
 
 // Callers guarantee `at + 4 <= buf.len()` (buf is the 120-byte header).
@@ -573,7 +594,8 @@ fn be_u64(buf: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b)
 }
 
-fn now_millis() -> u64 {
+/// The CreatedDate of a message sent now: Unix epoch milliseconds, never 0.
+pub fn created_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{
-    encode_new, encode_new_digested, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN,
+    created_now, encode_new, encode_new_digested, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN,
+    FLAG_SYN,
 };
 
 /// `MessageSchemaVersion` of the opening text frame.
@@ -83,7 +84,7 @@ impl AcknowledgeContent {
     /// The content acknowledging `received`.
     pub fn for_message(received: &Message) -> Self {
         Self {
-            acknowledged_message_type: received.message_type.clone(),
+            acknowledged_message_type: received.message_type.to_string(),
             acknowledged_message_id: received.message_id.to_string(),
             acknowledged_message_sequence_number: received.sequence_number,
             is_sequential_message: true,
@@ -120,6 +121,7 @@ pub fn ack_frame(received: &Message) -> Vec<u8> {
 pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let digests = super::sha::digests(&refs);
+    let created = created_now();
     refs.iter()
         .zip(&digests)
         .map(|(payload, digest)| {
@@ -130,6 +132,7 @@ pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 PayloadType::None,
                 payload,
                 digest,
+                created,
             )
         })
         .collect()
@@ -140,7 +143,7 @@ pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// allocated, no serializer) when the message type needs no escaping, as
 /// every type on the wire does.
 pub fn ack_payload(received: &Message) -> Vec<u8> {
-    let ty = received.message_type.as_str();
+    let ty: &str = &received.message_type;
     if ty.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         return to_json(&AcknowledgeContent::for_message(received));
     }

@@ -31,7 +31,7 @@ fn id(s: &str) -> Uuid {
 
 fn msg(ty: &str, mid: &str, seq: i64, flags: u64, pt: PayloadType, payload: &[u8]) -> Message {
     Message {
-        message_type: ty.to_owned(),
+        message_type: ty.to_owned().into(),
         schema_version: SCHEMA_VERSION,
         created_date: CREATED,
         sequence_number: seq,
@@ -195,6 +195,27 @@ fn message_type_trims_nuls_and_spaces() {
 }
 
 #[test]
+fn known_types_decode_borrowed_others_owned() {
+    use std::borrow::Cow;
+    for ty in [
+        INPUT_STREAM_DATA,
+        OUTPUT_STREAM_DATA,
+        ACKNOWLEDGE,
+        CHANNEL_CLOSED,
+    ] {
+        let m = Message::new(ty, 1, 0, PayloadType::Output, b"x".to_vec());
+        let got = decode(&encode(&m)).expect("decodes");
+        assert!(
+            matches!(got.message_type, Cow::Borrowed(t) if t == ty),
+            "{ty}"
+        );
+    }
+    let m = Message::new("interactive_data", 1, 0, PayloadType::Output, b"x".to_vec());
+    let got = decode(&encode(&m)).expect("decodes");
+    assert!(matches!(got.message_type, Cow::Owned(ref t) if t == "interactive_data"));
+}
+
+#[test]
 fn err_zero_created_date() {
     let mut f = valid_frame();
     f[40..48].fill(0);
@@ -280,11 +301,11 @@ fn validate_rejects_what_decode_would() {
     let ok = Message::new(INPUT_STREAM_DATA, 0, 0, PayloadType::Output, b"a".to_vec());
     assert_eq!(ok.validate(), Ok(()));
     let mut m = ok.clone();
-    m.message_type = String::new();
+    m.message_type = String::new().into();
     assert_eq!(m.validate(), Err(CodecError::EmptyMessageType));
     for bad in ["x".repeat(33), "a b".to_owned(), "é".to_owned()] {
         let mut m = ok.clone();
-        m.message_type = bad;
+        m.message_type = bad.into();
         assert!(matches!(
             m.validate(),
             Err(CodecError::InvalidMessageType { .. })
@@ -494,7 +515,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
         proptest::collection::vec(any::<u8>(), 1..2048),
     )
         .prop_map(|(ty, sv, cd, seq, flags, id, pt, payload)| Message {
-            message_type: ty,
+            message_type: ty.into(),
             schema_version: sv,
             created_date: cd,
             sequence_number: seq,
@@ -582,7 +603,7 @@ proptest! {
 fn fixed_parts(frame: &[u8]) -> (String, u32, i64, u64, PayloadType, Vec<u8>) {
     let m = decode(frame).expect("decodes");
     (
-        m.message_type,
+        m.message_type.into_owned(),
         m.schema_version,
         m.sequence_number,
         m.flags,
@@ -611,7 +632,7 @@ proptest! {
         prop_assert_eq!(fixed_parts(&batch[1]), fixed_parts(&slow));
         let payload = decode(&fast).unwrap().payload;
         let read: AckRef = serde_json::from_slice(&payload).unwrap();
-        prop_assert_eq!(read.acknowledged_message_type.as_ref(), received.message_type.as_str());
+        prop_assert_eq!(read.acknowledged_message_type.as_ref(), &*received.message_type);
         prop_assert_eq!(read.acknowledged_message_sequence_number, seq);
     }
 

@@ -19,11 +19,11 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
+use crate::protocol::codec::{created_now, encode_new_digested, Batched, FrameBatch};
 use crate::protocol::codec::{
     encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
-use crate::protocol::codec::{encode_new_digested, Batched, FrameBatch};
 use crate::protocol::payloads::{
     ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
     EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
@@ -280,7 +280,7 @@ impl Engine {
 
     /// One binary frame. Undecodable frames and unknown types are ignored.
     async fn on_frame(&mut self, bytes: &[u8]) -> Result<Option<End>, ChannelError> {
-        self.on_decoded(decode(bytes)).await
+        self.on_decoded(decode(bytes), Instant::now()).await
     }
 
     /// Frames read together: the binary ones decoded at once (their digests
@@ -290,9 +290,11 @@ impl Engine {
         &mut self,
         batch: FrameBatch<WsFrame>,
     ) -> Result<Option<End>, ChannelError> {
+        // One clock read for the batch's acknowledgements.
+        let now = Instant::now();
         for frame in batch.finish() {
             let end = match frame {
-                Batched::Message(message) => self.on_decoded(message).await?,
+                Batched::Message(message) => self.on_decoded(message, now).await?,
                 Batched::Other(other) => self.on_ws(other).await?,
             };
             if end.is_some() {
@@ -303,20 +305,21 @@ impl Engine {
         Ok(None)
     }
 
-    /// One decoded binary frame.
+    /// One decoded binary frame, read at `now`.
     async fn on_decoded(
         &mut self,
         decoded: Result<Message, CodecError>,
+        now: Instant,
     ) -> Result<Option<End>, ChannelError> {
         let Ok(message) = decoded else {
             return Ok(None);
         };
         self.failed_reconnects = 0;
-        match message.message_type.as_str() {
+        match &*message.message_type {
             OUTPUT_STREAM_DATA => self.on_stream(message).await?,
             ACKNOWLEDGE => {
                 if let Some((_, seq)) = read_ack(&message.payload) {
-                    self.out.ack(seq, Instant::now());
+                    self.out.ack(seq, now);
                 }
             }
             CHANNEL_CLOSED => {
@@ -666,6 +669,9 @@ impl Engine {
                 }
             };
             let digests = sha::digests(&payloads);
+            // One clock read each for the batch.
+            let created = created_now();
+            let now = Instant::now();
             let frames: Vec<(i64, Bytes)> = payloads
                 .iter()
                 .zip(&digests)
@@ -678,13 +684,14 @@ impl Engine {
                         PayloadType::Output,
                         payload,
                         digest,
+                        created,
                     );
                     (seq, Bytes::from(frame))
                 })
                 .collect();
             self.input_sent += taken;
             for (seq, frame) in frames {
-                self.send_frame_seq(seq, frame).await;
+                self.send_frame_seq(seq, frame, now).await;
             }
         }
         if !self.input_waiting() && !self.input_rest.is_empty() {
@@ -704,16 +711,16 @@ impl Engine {
     async fn send_stream(&mut self, payload_type: PayloadType, payload: &[u8]) {
         let seq = self.out.allocate_seq();
         let frame = Bytes::from(encode_new(INPUT_STREAM_DATA, seq, 0, payload_type, payload));
-        self.send_frame_seq(seq, frame).await;
+        self.send_frame_seq(seq, frame, Instant::now()).await;
     }
 
-    /// Records a sequenced frame as unacknowledged and sends it unless
-    /// publication is paused.
-    async fn send_frame_seq(&mut self, seq: i64, frame: Bytes) {
+    /// Records a sequenced frame as unacknowledged and sends it (as sent at
+    /// `now`) unless publication is paused.
+    async fn send_frame_seq(&mut self, seq: i64, frame: Bytes, now: Instant) {
         if self.paused {
             self.out.push(seq, frame, None);
         } else {
-            self.out.push(seq, frame.clone(), Some(Instant::now()));
+            self.out.push(seq, frame.clone(), Some(now));
             self.write(WsMessage::Binary(frame)).await;
         }
     }

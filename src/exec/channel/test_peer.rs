@@ -175,7 +175,13 @@ impl Conn {
 
     /// A control message such as `pause_publication`.
     pub(crate) async fn send_control(&mut self, message_type: &str, payload: &[u8]) {
-        let message = Message::new(message_type, 0, 0, PayloadType::None, payload.to_vec());
+        let message = Message::new(
+            message_type.to_owned(),
+            0,
+            0,
+            PayloadType::None,
+            payload.to_vec(),
+        );
         self.send(&message).await;
     }
 }

@@ -31,7 +31,7 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
-use crate::protocol::codec::{encode_new_digested, Batched, FrameBatch};
+use crate::protocol::codec::{created_now, encode_new_digested, Batched, FrameBatch};
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
@@ -52,6 +52,10 @@ use crate::sandbox::world::AgentPacing;
 pub(crate) const WINDOW: usize = 512;
 /// Most input messages held ahead of the one expected.
 const AHEAD_BOUND: usize = 1024;
+/// Farthest ahead of the one expected an input message is held (a client's
+/// window keeps its messages far closer; the official client's allows
+/// 10,000 in flight).
+const AHEAD_SPAN: usize = 16 * 1024;
 /// Most input bytes waiting for the pty; beyond it input goes unacknowledged.
 const INPUT_LIMIT: usize = 64 * 1024;
 /// Client frames handled before what they made us send is flushed.
@@ -164,15 +168,23 @@ impl Outbox {
 
     /// Sequences and records one message; returns its frame.
     fn push(&mut self, payload_type: PayloadType, payload: &[u8], sent: Option<Instant>) -> Bytes {
-        self.push_digested(payload_type, payload, &sha::one(payload), sent)
+        self.push_digested(
+            payload_type,
+            payload,
+            &sha::one(payload),
+            created_now(),
+            sent,
+        )
     }
 
-    /// [`Outbox::push`] with the payload's SHA-256 computed already.
+    /// [`Outbox::push`] with the payload's SHA-256 computed already and the
+    /// CreatedDate given (read once for a batch).
     fn push_digested(
         &mut self,
         payload_type: PayloadType,
         payload: &[u8],
         digest: &[u8; 32],
+        created: u64,
         sent: Option<Instant>,
     ) -> Bytes {
         let seq = self.next_seq;
@@ -185,6 +197,7 @@ impl Outbox {
             payload_type,
             payload,
             digest,
+            created,
         ));
         self.queue.push_back(Pending {
             frame: frame.clone(),
@@ -242,6 +255,53 @@ impl Outbox {
                 p.frame.clone()
             })
             .collect()
+    }
+}
+
+/// Input messages held at or ahead of the one expected, each with whether
+/// it was acknowledged. Slot `i` is sequence number `expected + i`, so
+/// in-order traffic through it is a push and a pop at the ends.
+#[derive(Default)]
+struct Held {
+    slots: VecDeque<Option<(Message, bool)>>,
+    /// Slots that are `Some`.
+    count: usize,
+}
+
+impl Held {
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The message `offset` ahead of the expected one, if held.
+    fn get(&self, offset: usize) -> Option<&(Message, bool)> {
+        self.slots.get(offset)?.as_ref()
+    }
+
+    /// Holds a message `offset` ahead of the expected one, unless one is
+    /// held there already.
+    fn insert(&mut self, offset: usize, entry: (Message, bool)) {
+        if self.slots.len() <= offset {
+            self.slots.resize_with(offset + 1, || None);
+        }
+        if self.slots[offset].is_none() {
+            self.slots[offset] = Some(entry);
+            self.count += 1;
+        }
+    }
+
+    /// Takes the expected message, if held (its slot stays, empty).
+    fn take_expected(&mut self) -> Option<(Message, bool)> {
+        let entry = self.slots.front_mut()?.take()?;
+        self.count -= 1;
+        Some(entry)
+    }
+
+    /// The expected sequence number moved on by one.
+    fn advance(&mut self) {
+        if let Some(Some(_)) = self.slots.pop_front() {
+            self.count -= 1;
+        }
     }
 }
 
@@ -332,7 +392,7 @@ pub(crate) struct Runner {
     out: Outbox,
     expected: i64,
     /// Input held until the pty takes it, with whether it was acknowledged.
-    ahead: BTreeMap<i64, (Message, bool)>,
+    ahead: Held,
     phase: Phase,
     cipher: Option<AgentCipher>,
     master: Option<Master>,
@@ -393,7 +453,7 @@ impl Runner {
             stop,
             out: Outbox::new(),
             expected: 0,
-            ahead: BTreeMap::new(),
+            ahead: Held::default(),
             phase: Phase::Running,
             cipher: None,
             master: None,
@@ -807,12 +867,14 @@ impl Runner {
         };
         // Hashed two at a time (the digests are a third of the work).
         let digests = sha::digests(&payloads);
+        let created = created_now();
         let plain = data.chunks(MAX_PAYLOAD_CHUNK).map(<[u8]>::len);
         for ((payload, digest), plain) in payloads.iter().zip(&digests).zip(plain) {
             let frame = self.out.push_digested(
                 PayloadType::Output,
                 payload,
                 digest,
+                created,
                 sendable.then_some(now),
             );
             self.output_messages += 1;
@@ -878,7 +940,7 @@ impl Runner {
     }
 
     async fn on_message(&mut self, message: Message) {
-        match message.message_type.as_str() {
+        match &*message.message_type {
             INPUT_STREAM_DATA => self.on_input(message).await,
             ACKNOWLEDGE => {
                 if let Some((ty, seq)) = read_ack(&message.payload) {
@@ -901,42 +963,51 @@ impl Runner {
         let seq = message.sequence_number;
         if seq < self.expected {
             self.ack(&message).await;
-        } else if seq == self.expected {
+            return;
+        }
+        let offset = usize::try_from(seq - self.expected).unwrap_or(usize::MAX);
+        if offset == 0 {
             if self.accept(&message).await {
                 self.ack(&message).await;
-                self.expected += 1;
+                self.input_taken();
                 self.drain_ahead().await;
             } else {
                 // The pty is backed up: hold it, acknowledge when taken.
-                self.ahead.entry(seq).or_insert((message, false));
+                self.ahead.insert(0, (message, false));
             }
-        } else if let Some((held, acked)) = self.ahead.get(&seq) {
+        } else if let Some((held, acked)) = self.ahead.get(offset) {
             // A resend of what is held: acknowledge again only what was.
             if *acked {
                 let held = held.clone();
                 self.ack(&held).await;
             }
-        } else if self.ahead.len() < AHEAD_BOUND {
+        } else if self.ahead.len() < AHEAD_BOUND && offset < AHEAD_SPAN {
             let congested = self.input.len() >= INPUT_LIMIT;
             if !congested {
                 self.ack(&message).await;
             }
-            self.ahead.insert(seq, (message, !congested));
+            self.ahead.insert(offset, (message, !congested));
         }
+    }
+
+    /// The expected input message was taken.
+    fn input_taken(&mut self) {
+        self.expected += 1;
+        self.ahead.advance();
     }
 
     /// Processes buffered input that has become next, while it is accepted,
     /// acknowledging what was held unacknowledged.
     async fn drain_ahead(&mut self) {
-        while let Some((message, acked)) = self.ahead.remove(&self.expected) {
+        while let Some((message, acked)) = self.ahead.take_expected() {
             if !self.accept(&message).await {
-                self.ahead.insert(message.sequence_number, (message, acked));
+                self.ahead.insert(0, (message, acked));
                 break;
             }
             if !acked {
                 self.ack(&message).await;
             }
-            self.expected += 1;
+            self.input_taken();
         }
     }
 
@@ -1320,7 +1391,7 @@ impl Runner {
 }
 
 /// A `start_publication` or `pause_publication` frame.
-fn control_message(message_type: &str) -> Bytes {
+fn control_message(message_type: &'static str) -> Bytes {
     let message = Message::new(message_type, 0, 0, PayloadType::None, b"{}".to_vec());
     Bytes::from(encode(&message))
 }
@@ -1420,6 +1491,37 @@ async fn child_exited(child: &mut Option<Child>) {
 mod tests {
     use super::*;
     use crate::protocol::decode;
+
+    #[test]
+    fn held_input_is_kept_by_offset_and_counted() {
+        let input = |seq| Message::new(INPUT_STREAM_DATA, seq, 0, PayloadType::Output, vec![1]);
+        let mut held = Held::default();
+        held.insert(2, (input(12), true));
+        held.insert(2, (input(99), false)); // a resend keeps the first
+        held.insert(5, (input(15), false));
+        assert_eq!(held.len(), 2);
+        assert!(held.get(0).is_none() && held.get(1).is_none() && held.get(9).is_none());
+        assert_eq!(
+            held.get(2).map(|(m, acked)| (m.sequence_number, *acked)),
+            Some((12, true))
+        );
+        assert!(held.take_expected().is_none());
+        held.advance(); // 10 taken without being held
+        held.advance(); // 11
+        let (m, acked) = held.take_expected().expect("12 is next");
+        assert_eq!((m.sequence_number, acked, held.len()), (12, true, 1));
+        held.insert(0, (m, acked)); // not taken after all: back in place
+        assert_eq!(held.len(), 2);
+        held.advance(); // 12 taken
+        assert_eq!(held.len(), 1);
+        assert_eq!(held.get(2).map(|(m, _)| m.sequence_number), Some(15));
+        held.advance();
+        held.advance();
+        held.advance();
+        assert_eq!(held.len(), 0);
+        held.advance(); // past the end: nothing to drop
+        assert_eq!(held.len(), 0);
+    }
 
     #[test]
     fn take_front_takes_across_the_ring_boundary() {

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -276,7 +277,7 @@ pub fn encode(message: &Message) -> Vec<u8> {
 
 /// The frame [`Message::new`] followed by [`encode`] would give, built
 /// straight from the parts: no message, and the payload copied once, into
-/// the frame (the hot path of every output and acknowledgement).
+/// the frame. (The hot paths make many at once with [`FrameBuf`].)
 pub fn encode_new(
     message_type: &str,
     sequence_number: i64,
@@ -284,42 +285,81 @@ pub fn encode_new(
     payload_type: PayloadType,
     payload: &[u8],
 ) -> Vec<u8> {
-    let digest = super::sha::one(payload);
-    encode_new_digested(
-        message_type,
-        sequence_number,
-        flags,
-        payload_type,
-        payload,
-        &digest,
-        created_now(),
-    )
-}
-
-/// [`encode_new`] with the payload's SHA-256 already computed (see
-/// [`super::sha::digests`], which hashes many payloads at once) and the
-/// CreatedDate given ([`created_now`], read once for a batch of messages
-/// rather than once each).
-pub fn encode_new_digested(
-    message_type: &str,
-    sequence_number: i64,
-    flags: u64,
-    payload_type: PayloadType,
-    payload: &[u8],
-    digest: &[u8; 32],
-    created_date: u64,
-) -> Vec<u8> {
     encode_fields(
         message_type,
         SCHEMA_VERSION,
-        created_date,
+        created_now(),
         sequence_number,
         flags,
         &Uuid::new_v4(),
         payload_type,
         payload,
-        digest,
+        &super::sha::one(payload),
     )
+}
+
+/// Frames of new messages (as [`encode_new`] makes them, but with their
+/// payloads' SHA-256 computed already, see [`super::sha::digests`], and the
+/// CreatedDate given, read once for a batch) written one after another
+/// into one buffer and handed out as slices of it: one allocation for a
+/// batch instead of two for each frame (its own, and the shared handle made
+/// when a copy is kept for resending).
+#[derive(Default)]
+pub struct FrameBuf {
+    buf: Vec<u8>,
+    /// Where each frame ends in `buf`.
+    ends: Vec<usize>,
+}
+
+impl FrameBuf {
+    /// Room for `frames` frames carrying `payload_bytes` in all.
+    pub fn with_capacity(frames: usize, payload_bytes: usize) -> FrameBuf {
+        FrameBuf {
+            buf: Vec::with_capacity(frames * PAYLOAD_OFFSET + payload_bytes),
+            ends: Vec::with_capacity(frames),
+        }
+    }
+
+    /// Adds the frame [`encode_new`] would make, with this digest and date.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        message_type: &str,
+        sequence_number: i64,
+        flags: u64,
+        payload_type: PayloadType,
+        payload: &[u8],
+        digest: &[u8; 32],
+        created_date: u64,
+    ) {
+        encode_fields_into(
+            &mut self.buf,
+            message_type,
+            SCHEMA_VERSION,
+            created_date,
+            sequence_number,
+            flags,
+            &Uuid::new_v4(),
+            payload_type,
+            payload,
+            digest,
+        );
+        self.ends.push(self.buf.len());
+    }
+
+    /// The frames, in the order added.
+    pub fn finish(self) -> Vec<Bytes> {
+        let all = Bytes::from(self.buf);
+        let mut start = 0;
+        self.ends
+            .into_iter()
+            .map(|end| {
+                let frame = all.slice(start..end);
+                start = end;
+                frame
+            })
+            .collect()
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -335,6 +375,36 @@ fn encode_fields(
     digest: &[u8; 32],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
+    encode_fields_into(
+        &mut out,
+        message_type,
+        schema_version,
+        created_date,
+        sequence_number,
+        flags,
+        message_id,
+        payload_type,
+        payload,
+        digest,
+    );
+    out
+}
+
+/// [`encode_fields`], appended to `out`.
+#[allow(clippy::too_many_arguments)]
+fn encode_fields_into(
+    out: &mut Vec<u8>,
+    message_type: &str,
+    schema_version: u32,
+    created_date: u64,
+    sequence_number: i64,
+    flags: u64,
+    message_id: &Uuid,
+    payload_type: PayloadType,
+    payload: &[u8],
+    digest: &[u8; 32],
+) {
+    out.reserve(PAYLOAD_OFFSET + payload.len());
     out.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
 
     let mut ty = [b' '; MESSAGE_TYPE_LEN];
@@ -357,7 +427,6 @@ fn encode_fields(
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(payload);
-    out
 }
 
 /// Parses one binary frame.

@@ -5,12 +5,12 @@
 //! fields (`[]byte` in Go) are standard padded base64 strings; a Go nil
 //! slice is `null`.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{
-    created_now, encode_new, encode_new_digested, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN,
-    FLAG_SYN,
+    created_now, encode_new, FrameBuf, Message, PayloadType, ACKNOWLEDGE, FLAG_FIN, FLAG_SYN,
 };
 
 /// `MessageSchemaVersion` of the opening text frame.
@@ -116,16 +116,63 @@ pub fn ack_frame(received: &Message) -> Vec<u8> {
     )
 }
 
-/// The `acknowledge` frames for these payloads (from [`ack_payload`]), their
-/// digests computed two at a time.
-pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-    let digests = super::sha::digests(&refs);
-    let created = created_now();
-    refs.iter()
-        .zip(&digests)
-        .map(|(payload, digest)| {
-            encode_new_digested(
+/// Acknowledgements waiting to be sent: their payloads written one after
+/// another into one buffer, kept for reuse, so that acknowledging a message
+/// allocates nothing of its own.
+#[derive(Debug, Default)]
+pub struct Acks {
+    json: Vec<u8>,
+    /// Where each payload ends in `json`.
+    ends: Vec<usize>,
+}
+
+impl Acks {
+    /// Adds the acknowledgement of `received` ([`ack_payload`]).
+    pub fn push(&mut self, received: &Message) {
+        write_ack_payload(&mut self.json, received);
+        self.ends.push(self.json.len());
+    }
+
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// How many are waiting.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Takes back the last one added.
+    pub fn pop(&mut self) {
+        self.ends.pop();
+        self.json.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    /// Drops those waiting.
+    pub fn clear(&mut self) {
+        self.json.clear();
+        self.ends.clear();
+    }
+
+    /// The `acknowledge` frames of those waiting, in order (their digests
+    /// computed two at a time, the frames in one buffer); none waits after.
+    pub fn take_frames(&mut self) -> Vec<Bytes> {
+        let mut start = 0;
+        let payloads: Vec<&[u8]> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let payload = &self.json[start..end];
+                start = end;
+                payload
+            })
+            .collect();
+        let digests = super::sha::digests(&payloads);
+        let created = created_now();
+        let mut frames = FrameBuf::with_capacity(payloads.len(), self.json.len());
+        for (payload, digest) in payloads.iter().zip(&digests) {
+            frames.push(
                 ACKNOWLEDGE,
                 0,
                 FLAG_SYN | FLAG_FIN,
@@ -133,9 +180,11 @@ pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 payload,
                 digest,
                 created,
-            )
-        })
-        .collect()
+            );
+        }
+        self.clear();
+        frames.finish()
+    }
 }
 
 /// The JSON acknowledging `received`, as the serializer writes
@@ -143,15 +192,23 @@ pub fn ack_frames(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// allocated, no serializer) when the message type needs no escaping, as
 /// every type on the wire does.
 pub fn ack_payload(received: &Message) -> Vec<u8> {
+    let mut json = Vec::new();
+    write_ack_payload(&mut json, received);
+    json
+}
+
+/// [`ack_payload`], appended to `json`.
+fn write_ack_payload(json: &mut Vec<u8>, received: &Message) {
     let ty: &str = &received.message_type;
     if ty.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return to_json(&AcknowledgeContent::for_message(received));
+        json.extend_from_slice(&to_json(&AcknowledgeContent::for_message(received)));
+        return;
     }
     let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let id = received.message_id.hyphenated().encode_lower(&mut id);
     let mut seq = itoa::Buffer::new();
     let seq = seq.format(received.sequence_number);
-    let mut json = Vec::with_capacity(160 + ty.len());
+    json.reserve(160 + ty.len());
     json.extend_from_slice(b"{\"AcknowledgedMessageType\":\"");
     json.extend_from_slice(ty.as_bytes());
     json.extend_from_slice(b"\",\"AcknowledgedMessageId\":\"");
@@ -159,7 +216,6 @@ pub fn ack_payload(received: &Message) -> Vec<u8> {
     json.extend_from_slice(b"\",\"AcknowledgedMessageSequenceNumber\":");
     json.extend_from_slice(seq.as_bytes());
     json.extend_from_slice(b",\"IsSequentialMessage\":true}");
-    json
 }
 
 /// What a receiver needs of an `acknowledge` payload: the acknowledged

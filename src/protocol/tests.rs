@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::payloads::*;
+use super::sha;
 
 const CREATED: u64 = 1_503_434_274_948;
 
@@ -627,7 +628,15 @@ proptest! {
         let fast = ack_frame(&received);
         let slow = encode(&AcknowledgeContent::for_message(&received).to_message());
         prop_assert_eq!(fixed_parts(&fast), fixed_parts(&slow));
-        let batch = ack_frames(&[ack_payload(&received), ack_payload(&received)]);
+        let mut acks = Acks::default();
+        acks.push(&received);
+        acks.push(&received);
+        acks.push(&received);
+        acks.pop();
+        prop_assert_eq!(acks.len(), 2);
+        let batch = acks.take_frames();
+        prop_assert!(acks.is_empty());
+        prop_assert_eq!(batch.len(), 2);
         prop_assert_eq!(fixed_parts(&batch[0]), fixed_parts(&slow));
         prop_assert_eq!(fixed_parts(&batch[1]), fixed_parts(&slow));
         let payload = decode(&fast).unwrap().payload;
@@ -644,9 +653,19 @@ proptest! {
         payload in proptest::collection::vec(any::<u8>(), 1..1100),
     ) {
         let direct = encode_new(OUTPUT_STREAM_DATA, seq, flags, PayloadType::Output, &payload);
-        let built = encode(&Message::new(OUTPUT_STREAM_DATA, seq, flags, PayloadType::Output, payload));
+        let built = encode(&Message::new(OUTPUT_STREAM_DATA, seq, flags, PayloadType::Output, payload.clone()));
         prop_assert_eq!(fixed_parts(&direct), fixed_parts(&built));
         prop_assert_eq!(direct.len(), built.len());
+        // And in a batch, each frame a slice of one buffer.
+        let digest = sha::one(&payload);
+        let mut frames = FrameBuf::with_capacity(2, 0);
+        for _ in 0..2 {
+            frames.push(OUTPUT_STREAM_DATA, seq, flags, PayloadType::Output, &payload, &digest, created_now());
+        }
+        for frame in frames.finish() {
+            prop_assert_eq!(fixed_parts(&frame), fixed_parts(&direct));
+            prop_assert_eq!(frame.len(), direct.len());
+        }
     }
 }
 

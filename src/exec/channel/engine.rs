@@ -19,16 +19,16 @@ use super::dial::{self, Ws};
 use super::outgoing::{Outgoing, Resend};
 use super::reorder::{Arrival, Reorder};
 use super::{ChannelConfig, ChannelError, Command, Event, PortSignal, SessionInfo, SessionKind};
-use crate::protocol::codec::{created_now, encode_new_digested, Batched, FrameBatch};
+use crate::protocol::codec::{created_now, Batched, FrameBatch, FrameBuf};
 use crate::protocol::codec::{
     encode_new, flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
-    EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
-    HandshakeResponsePayload, KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction,
-    SessionTypeRequest, SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
+    read_ack, Acks, ChannelClosed, EncryptionChallengeRequest, EncryptionChallengeResponse,
+    HandshakeCompletePayload, HandshakeRequestPayload, HandshakeResponsePayload,
+    KmsEncryptionRequest, KmsEncryptionResponse, ProcessedClientAction, SessionTypeRequest,
+    SizeData, ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_FAILED,
     ACTION_STATUS_SUCCESS, ACTION_STATUS_UNSUPPORTED,
 };
 use crate::protocol::sha;
@@ -90,7 +90,7 @@ pub(crate) struct Engine {
     /// Frames written to the socket's buffer but not yet flushed.
     unflushed: bool,
     /// Acknowledgements to write (payloads), made into frames together.
-    acks: Vec<Vec<u8>>,
+    acks: Acks,
     /// Reconnects since the last frame decoded.
     failed_reconnects: u32,
     hold_until: Instant,
@@ -130,7 +130,7 @@ impl Engine {
             input_sent: 0,
             broken: None,
             unflushed: false,
-            acks: Vec::new(),
+            acks: Acks::default(),
             failed_reconnects: 0,
             hold_until,
             commands,
@@ -341,10 +341,10 @@ impl Engine {
     /// An `output_stream_data`: ack unless dropped. Delivery follows the
     /// batch of frames it came in (see [`Engine::drain`]).
     async fn on_stream(&mut self, message: Message) -> Result<(), ChannelError> {
-        let ack = ack_payload(&message);
-        match self.reorder.offer(message) {
-            Arrival::Dropped => {}
-            Arrival::Duplicate | Arrival::Accepted => self.acks.push(ack),
+        // Written while the message is at hand, taken back if it is dropped.
+        self.acks.push(&message);
+        if self.reorder.offer(message) == Arrival::Dropped {
+            self.acks.pop();
         }
         Ok(())
     }
@@ -672,25 +672,22 @@ impl Engine {
             // One clock read each for the batch.
             let created = created_now();
             let now = Instant::now();
-            let frames: Vec<(i64, Bytes)> = payloads
-                .iter()
-                .zip(&digests)
-                .map(|(payload, digest)| {
-                    let seq = self.out.allocate_seq();
-                    let frame = encode_new_digested(
-                        INPUT_STREAM_DATA,
-                        seq,
-                        0,
-                        PayloadType::Output,
-                        payload,
-                        digest,
-                        created,
-                    );
-                    (seq, Bytes::from(frame))
-                })
-                .collect();
+            let first = self.out.next_seq();
+            let mut frames = FrameBuf::with_capacity(payloads.len(), taken);
+            for (payload, digest) in payloads.iter().zip(&digests) {
+                let seq = self.out.allocate_seq();
+                frames.push(
+                    INPUT_STREAM_DATA,
+                    seq,
+                    0,
+                    PayloadType::Output,
+                    payload,
+                    digest,
+                    created,
+                );
+            }
             self.input_sent += taken;
-            for (seq, frame) in frames {
+            for (seq, frame) in (first..).zip(frames.finish()) {
                 self.send_frame_seq(seq, frame, now).await;
             }
         }
@@ -780,9 +777,8 @@ impl Engine {
         if self.acks.is_empty() {
             return;
         }
-        let payloads = std::mem::take(&mut self.acks);
-        for frame in ack_frames(&payloads) {
-            self.write(WsMessage::Binary(frame.into())).await;
+        for frame in self.acks.take_frames() {
+            self.write(WsMessage::Binary(frame)).await;
         }
     }
 

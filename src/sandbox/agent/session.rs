@@ -31,14 +31,14 @@ use super::port::{self as port_side, PortGuard, PortIn, PortOut};
 use super::pty::{self, Child, Master, Read};
 use super::{Slot, Stop};
 use crate::port::version;
-use crate::protocol::codec::{created_now, encode_new_digested, Batched, FrameBatch};
+use crate::protocol::codec::{created_now, Batched, FrameBatch, FrameBuf};
 use crate::protocol::codec::{
     flag_payload, ACKNOWLEDGE, CHANNEL_CLOSED, FLAG_SYN, INPUT_STREAM_DATA, MAX_PAYLOAD_CHUNK,
     OUTPUT_STREAM_DATA, PAUSE_PUBLICATION, PAYLOAD_FLAG_DISCONNECT_TO_PORT,
     PAYLOAD_FLAG_TERMINATE_SESSION, START_PUBLICATION,
 };
 use crate::protocol::payloads::{
-    ack_frame, ack_frames, ack_payload, read_ack, ChannelClosed, EncryptionChallengeRequest,
+    ack_frame, read_ack, Acks, ChannelClosed, EncryptionChallengeRequest,
     EncryptionChallengeResponse, HandshakeCompletePayload, HandshakeRequestPayload,
     HandshakeResponsePayload, KmsEncryptionResponse, RequestedClientAction, SizeData,
     ACTION_KMS_ENCRYPTION, ACTION_SESSION_TYPE, ACTION_STATUS_SUCCESS,
@@ -168,44 +168,46 @@ impl Outbox {
 
     /// Sequences and records one message; returns its frame.
     fn push(&mut self, payload_type: PayloadType, payload: &[u8], sent: Option<Instant>) -> Bytes {
-        self.push_digested(
-            payload_type,
-            payload,
-            &sha::one(payload),
-            created_now(),
-            sent,
-        )
+        let frames = self.push_many(payload_type, &[payload], &[sha::one(payload)], sent);
+        frames.into_iter().next().unwrap_or_default()
     }
 
-    /// [`Outbox::push`] with the payload's SHA-256 computed already and the
-    /// CreatedDate given (read once for a batch).
-    fn push_digested(
+    /// [`Outbox::push`] for many payloads at once, their SHA-256 computed
+    /// already: one CreatedDate for all, the frames in one buffer.
+    fn push_many(
         &mut self,
         payload_type: PayloadType,
-        payload: &[u8],
-        digest: &[u8; 32],
-        created: u64,
+        payloads: &[&[u8]],
+        digests: &[[u8; 32]],
         sent: Option<Instant>,
-    ) -> Bytes {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let flags = if seq == 0 { FLAG_SYN } else { 0 };
-        let frame = Bytes::from(encode_new_digested(
-            OUTPUT_STREAM_DATA,
-            seq,
-            flags,
-            payload_type,
-            payload,
-            digest,
-            created,
-        ));
-        self.queue.push_back(Pending {
-            frame: frame.clone(),
-            last_sent: sent,
-            acked: false,
-        });
-        self.unacked += 1;
-        frame
+    ) -> Vec<Bytes> {
+        let created = created_now();
+        let size = payloads.iter().map(|p| p.len()).sum();
+        let mut frames = FrameBuf::with_capacity(payloads.len(), size);
+        for (payload, digest) in payloads.iter().zip(digests) {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let flags = if seq == 0 { FLAG_SYN } else { 0 };
+            frames.push(
+                OUTPUT_STREAM_DATA,
+                seq,
+                flags,
+                payload_type,
+                payload,
+                digest,
+                created,
+            );
+        }
+        let frames = frames.finish();
+        for frame in &frames {
+            self.queue.push_back(Pending {
+                frame: frame.clone(),
+                last_sent: sent,
+                acked: false,
+            });
+            self.unacked += 1;
+        }
+        frames
     }
 
     fn ack(&mut self, seq: i64, now: Instant) {
@@ -423,7 +425,7 @@ pub(crate) struct Runner {
     hold_flush: bool,
     unflushed: bool,
     /// Acknowledgements to send (payloads), made into frames together.
-    acks: Vec<Vec<u8>>,
+    acks: Acks,
     /// `agent_pacing: real`: nothing more goes out before this instant ...
     next_read_at: Option<Instant>,
     /// ... and this is what waits to go out.
@@ -476,7 +478,7 @@ impl Runner {
             end_reason: "",
             hold_flush: false,
             unflushed: false,
-            acks: Vec::new(),
+            acks: Acks::default(),
             next_read_at: None,
             paced_slot: None,
             paced: VecDeque::new(),
@@ -821,9 +823,8 @@ impl Runner {
     /// Flushes what [`Runner::send`] left in the socket's buffer.
     async fn flush_held(&mut self) {
         if !self.acks.is_empty() {
-            let payloads = std::mem::take(&mut self.acks);
-            self.send(ack_frames(&payloads).into_iter().map(Bytes::from).collect())
-                .await;
+            let frames = self.acks.take_frames();
+            self.send(frames).await;
         }
         if !std::mem::take(&mut self.unflushed) {
             return;
@@ -867,16 +868,14 @@ impl Runner {
         };
         // Hashed two at a time (the digests are a third of the work).
         let digests = sha::digests(&payloads);
-        let created = created_now();
+        let frames = self.out.push_many(
+            PayloadType::Output,
+            &payloads,
+            &digests,
+            sendable.then_some(now),
+        );
         let plain = data.chunks(MAX_PAYLOAD_CHUNK).map(<[u8]>::len);
-        for ((payload, digest), plain) in payloads.iter().zip(&digests).zip(plain) {
-            let frame = self.out.push_digested(
-                PayloadType::Output,
-                payload,
-                digest,
-                created,
-                sendable.then_some(now),
-            );
+        for (frame, plain) in frames.into_iter().zip(plain) {
             self.output_messages += 1;
             self.output_bytes += plain as u64;
             if !sendable {
@@ -1018,7 +1017,7 @@ impl Runner {
         let delay = self.faults.ack_delay();
         if delay.is_zero() {
             // Sent with the others of this turn, at its end.
-            self.acks.push(ack_payload(message));
+            self.acks.push(message);
             if !self.hold_flush {
                 self.flush_held().await;
             }

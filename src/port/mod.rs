@@ -9,11 +9,13 @@
 //!   ready to serve.
 //! - [`mux`] and [`basic`]: the two ways of carrying connections.
 //! - [`smux`] and [`version`]: the pure protocol parts.
+//! - [`io`]: reads and writes on the connections, in few system calls.
 //!
 //! Nothing here paces: the data channel's window and TCP bound the rate,
 //! and every queue is bounded, so memory stays bounded whatever the speeds.
 
 pub mod basic;
+pub mod io;
 pub mod mux;
 pub mod run;
 pub mod session;

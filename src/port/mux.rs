@@ -14,23 +14,22 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::io;
 use super::session::{accept_any, Notice, Notify, PortError};
 use super::smux::{self, Cmd, Decoder, FIRST_CLIENT_STREAM};
 use crate::exec::channel::{Channel, ChannelError, Event, InputHandle, PortSignal};
 use crate::protocol::codec::PAYLOAD_FLAG_CONNECT_TO_PORT_ERROR;
 
-/// Bytes read from a local connection at once (one PSH).
-const READ_CHUNK: usize = smux::MAX_FRAME_DATA;
 /// Chunks queued towards one local connection.
 const STREAM_QUEUE: usize = 8;
-/// Frames queued towards the channel.
-const FRAME_QUEUE: usize = 32;
+/// Reads (up to [`io::READ_SIZE`] each, as PSH frames) queued towards the channel.
+const FRAME_QUEUE: usize = 8;
 /// Most bytes handed to the channel in one call.
 const SEND_BATCH: usize = 64 * 1024;
 /// smux keep-alive (only with agents at or below 3.1.1511.0).
@@ -155,17 +154,10 @@ fn open_stream(id: u32, conn: TcpStream, frames: mpsc::Sender<Vec<u8>>) -> Strea
     let (mut reader, mut writer) = conn.into_split();
     let (to_local, mut from_agent) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
     let read_task = tokio::spawn(async move {
-        let mut buf = vec![0u8; READ_CHUNK];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut frame = Vec::with_capacity(n + smux::HEADER_LEN);
-                    smux::push_data(&mut frame, id, &buf[..n]);
-                    if frames.send(frame).await.is_err() {
-                        return;
-                    }
-                }
+        let mut buf = vec![0u8; io::READ_SIZE];
+        while let Some(psh) = io::read_frames(&mut reader, &mut buf, id).await {
+            if frames.send(psh).await.is_err() {
+                return;
             }
         }
         let mut fin = Vec::with_capacity(smux::HEADER_LEN);
@@ -173,11 +165,7 @@ fn open_stream(id: u32, conn: TcpStream, frames: mpsc::Sender<Vec<u8>>) -> Strea
         let _ = frames.send(fin).await;
     });
     let write_task = tokio::spawn(async move {
-        while let Some(bytes) = from_agent.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
+        let _ = io::write_queue(&mut writer, &mut from_agent).await;
         let _ = writer.shutdown().await;
     });
     Stream {

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::port::io as port_io;
 use crate::port::smux::{self, Cmd, Decoder};
 use crate::protocol::codec::{MAX_PAYLOAD_CHUNK, PAYLOAD_FLAG_CONNECT_TO_PORT_ERROR};
 
@@ -332,11 +333,8 @@ async fn run_stream(id: u32, dest: Dest, mut from_client: mpsc::Receiver<Vec<u8>
     };
     let (mut reader, mut writer) = conn.into_split();
     let upstream = async {
-        while let Some(bytes) = from_client.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
+        // Until the client's side ends or a write fails.
+        let _ = port_io::write_queue(&mut writer, &mut from_client).await;
     };
     let downstream = async {
         let mut buf = vec![0u8; READ_CHUNK];

@@ -9,9 +9,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::smux;
+use crate::exec::channel::INPUT_COMMAND_MAX;
 
-/// Bytes read from a connection at once: several smux frames' worth.
-pub const READ_SIZE: usize = 4 * smux::MAX_FRAME_DATA;
+/// Bytes read from a connection at once: two smux frames' worth, so that
+/// with their headers they fill, and do not pass, the largest input the
+/// data channel takes without a copy.
+pub const READ_SIZE: usize = INPUT_COMMAND_MAX - 2 * smux::HEADER_LEN;
 /// Most bytes gathered into one write.
 const GATHER_BYTES: usize = 256 * 1024;
 /// Most chunks gathered into one write (well under IOV_MAX).
@@ -189,6 +192,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_big_read_becomes_frames_of_at_most_the_smux_maximum() {
+        assert!(
+            READ_SIZE.div_ceil(smux::MAX_FRAME_DATA) * smux::HEADER_LEN + READ_SIZE
+                <= INPUT_COMMAND_MAX
+        );
         let data: Vec<u8> = (0..READ_SIZE + 5).map(|i| (i % 251) as u8).collect();
         let mut conn: &[u8] = &data;
         let mut buf = vec![0u8; READ_SIZE];
@@ -202,6 +209,11 @@ mod tests {
             got.extend_from_slice(&f.data);
         }
         assert_eq!(got, data[..READ_SIZE]);
+        assert_eq!(
+            frames.len(),
+            INPUT_COMMAND_MAX,
+            "a full read fills one input request"
+        );
         let rest = read_frames(&mut conn, &mut buf, 7).await.expect("the rest");
         assert_eq!(rest.len(), smux::HEADER_LEN + 5);
         assert!(read_frames(&mut conn, &mut buf, 7).await.is_none());

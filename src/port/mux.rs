@@ -29,7 +29,7 @@ use crate::protocol::codec::PAYLOAD_FLAG_CONNECT_TO_PORT_ERROR;
 /// Chunks queued towards one local connection.
 const STREAM_QUEUE: usize = 8;
 /// Reads (up to [`io::READ_SIZE`] each, as PSH frames) queued towards the channel.
-const FRAME_QUEUE: usize = 8;
+const FRAME_QUEUE: usize = 16;
 /// Most bytes handed to the channel in one call.
 const SEND_BATCH: usize = 64 * 1024;
 /// smux keep-alive (only with agents at or below 3.1.1511.0).

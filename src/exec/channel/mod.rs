@@ -257,7 +257,7 @@ pub enum ChannelError {
 /// Most input bytes in one request to the I/O task: one hand-over between
 /// tasks per 64 messages, not per message (a fast upload spent its time
 /// waking the I/O task for each KiB).
-const INPUT_COMMAND_MAX: usize = 64 * MAX_PAYLOAD_CHUNK;
+pub(crate) const INPUT_COMMAND_MAX: usize = 64 * MAX_PAYLOAD_CHUNK;
 
 /// Requests from the caller to the I/O task.
 #[derive(Debug)]

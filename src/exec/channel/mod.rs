@@ -56,7 +56,7 @@ const TERMINATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long [`Channel::terminate`] waits for the I/O task to close the socket.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Input chunks queued between the caller and the I/O task.
-const COMMAND_QUEUE: usize = 64;
+const COMMAND_QUEUE: usize = 32;
 /// Port signals held for the caller; more are dropped (only a misbehaving
 /// agent sends that many flags unread).
 const SIGNAL_QUEUE: usize = 64;

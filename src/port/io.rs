@@ -20,8 +20,8 @@ const GATHER_BYTES: usize = 256 * 1024;
 /// Most chunks gathered into one write (well under IOV_MAX).
 const GATHER_CHUNKS: usize = 64;
 
-/// One read of up to [`READ_SIZE`] bytes from `conn` into `buf` (sized by
-/// the caller), returned as PSH frames of stream `id`, at most
+/// One read from `conn` into `buf` (its length is the most read at once:
+/// [`READ_SIZE`] for ecsx's streams), returned as PSH frames of stream `id`, at most
 /// [`smux::MAX_FRAME_DATA`] each, one after another in one buffer: `None`
 /// at the end of the stream or on an error.
 pub async fn read_frames<R: AsyncRead + Unpin>(

@@ -374,7 +374,7 @@ fn encode_fields(
     payload: &[u8],
     digest: &[u8; 32],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(PAYLOAD_OFFSET + payload.len());
+    let mut out = Vec::new();
     encode_fields_into(
         &mut out,
         message_type,

@@ -672,10 +672,9 @@ impl Engine {
             // One clock read each for the batch.
             let created = created_now();
             let now = Instant::now();
-            let first = self.out.next_seq();
+            let seqs: Vec<i64> = payloads.iter().map(|_| self.out.allocate_seq()).collect();
             let mut frames = FrameBuf::with_capacity(payloads.len(), taken);
-            for (payload, digest) in payloads.iter().zip(&digests) {
-                let seq = self.out.allocate_seq();
+            for ((payload, digest), &seq) in payloads.iter().zip(&digests).zip(&seqs) {
                 frames.push(
                     INPUT_STREAM_DATA,
                     seq,
@@ -687,7 +686,7 @@ impl Engine {
                 );
             }
             self.input_sent += taken;
-            for (seq, frame) in (first..).zip(frames.finish()) {
+            for (seq, frame) in seqs.into_iter().zip(frames.finish()) {
                 self.send_frame_seq(seq, frame, now).await;
             }
         }

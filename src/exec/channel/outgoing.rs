@@ -38,11 +38,6 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    /// The sequence number [`Outgoing::allocate_seq`] gives next.
-    pub(crate) fn next_seq(&self) -> i64 {
-        self.next_seq
-    }
-
     /// Takes the next sequence number.
     pub(crate) fn allocate_seq(&mut self) -> i64 {
         let seq = self.next_seq;

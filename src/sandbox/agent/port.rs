@@ -338,16 +338,9 @@ async fn run_stream(id: u32, dest: Dest, mut from_client: mpsc::Receiver<Vec<u8>
     };
     let downstream = async {
         let mut buf = vec![0u8; READ_CHUNK];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut frame = Vec::with_capacity(n + smux::HEADER_LEN);
-                    smux::push_data(&mut frame, id, &buf[..n]);
-                    if out.send(PortOut::Data(frame)).await.is_err() {
-                        break;
-                    }
-                }
+        while let Some(psh) = port_io::read_frames(&mut reader, &mut buf, id).await {
+            if out.send(PortOut::Data(psh)).await.is_err() {
+                break;
             }
         }
     };
